@@ -1,0 +1,384 @@
+//! `Runtime`: one runtime process, from init through the invocation loop.
+//!
+//! It owns the Runtime API client, the invocation in flight and the deadline watchdog, and
+//! guarantees that every invocation gets exactly one answer: from the handler when it
+//! finishes, from [`Runtime::answer_abandoned`] when PHP ends mid-invocation (`exit()`, a
+//! fatal error), or from the watchdog when the deadline is near, in which case the process
+//! then restarts itself so that the next invocation starts clean.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, Once, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::cli;
+use crate::context::Context;
+use crate::error_response::ErrorResponse;
+use crate::init::{self, InitError, Settings};
+use crate::log::{Level, LogFormat};
+use crate::manifest::Manifest;
+use crate::restart::Restart;
+use crate::runtime_api::{Delivery, RuntimeApiClient, RuntimeApiError};
+use crate::watchdog::Watchdog;
+
+/// How long before Lambda's deadline a command still running is stopped, leaving time to
+/// answer before Lambda kills the process.
+const STOP_BEFORE_DEADLINE: Duration = Duration::from_secs(1);
+
+/// A CLI invocation handed to the PHP side.
+#[derive(Debug, Clone)]
+pub struct Command {
+    pub line: String,
+    pub context: Context,
+}
+
+struct InFlight {
+    command: Command,
+    started: Instant,
+    output: Vec<u8>,
+}
+
+pub struct Runtime {
+    settings: Settings,
+    manifest: Manifest,
+    environment: Vec<(String, String)>,
+    log: LogFormat,
+    api: RuntimeApiClient,
+    restart: Restart,
+    in_flight: Mutex<Option<InFlight>>,
+    watchdog: Watchdog,
+    watchdog_started: Once,
+    /// Set once the watchdog has taken an invocation to stop it: the process is about to
+    /// be replaced.
+    stopping: AtomicBool,
+}
+
+impl Runtime {
+    /// Native init: settings, manifest, storage directories, environment. A failure is
+    /// reported to `/init/error` and stderr before it is returned.
+    pub fn boot() -> Result<Self, InitError> {
+        let log = LogFormat::from_setting(std::env::var("AWS_LAMBDA_LOG_FORMAT").ok().as_deref());
+        Self::init(log).inspect_err(|error| report_init_error(log, error))
+    }
+
+    fn init(log: LogFormat) -> Result<Self, InitError> {
+        let restart = Restart::capture().map_err(|error| InitError {
+            error_type: "Hover.InitFailed",
+            message: format!("cannot read the process's own command line: {error}"),
+        })?;
+        let settings = Settings::from_env(|name| std::env::var(name).ok())?;
+        let manifest = Manifest::load(&settings.manifest_path())?;
+        init::create_storage(&settings.storage_path)?;
+        let (environment, ignored) = init::environment(&manifest, &settings.storage_path);
+        for name in ignored {
+            log.write(Level::Warn, None, &format!("manifest.json: \"environment.{name}\" is ignored: Lambda's own variables cannot be overwritten"));
+        }
+        for (name, value) in &environment {
+            // SAFETY: `setenv` races only with another thread reading or writing the
+            // environment. Init runs on PHP's only thread (the CLI SAPI does not start
+            // threads), before the runtime starts its watchdog, so no such thread exists.
+            // Names and values were checked for `=` and NUL when the manifest was parsed.
+            unsafe { std::env::set_var(name, value) };
+        }
+        let api = RuntimeApiClient::new(&settings.runtime_api);
+        Ok(Self {
+            settings,
+            manifest,
+            environment,
+            log,
+            api,
+            restart,
+            in_flight: Mutex::new(None),
+            watchdog: Watchdog::default(),
+            watchdog_started: Once::new(),
+            stopping: AtomicBool::new(false),
+        })
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// The variables init exported, in the order they were set.
+    pub fn environment(&self) -> &[(String, String)] {
+        &self.environment
+    }
+
+    pub fn log(&self, level: Level, request_id: Option<&str>, message: &str) {
+        self.log.write(level, request_id, message);
+    }
+
+    /// Reports an init failure found after native init (by the PHP bootstrap).
+    pub fn report_init_error(&self, error_type: &str, message: &str) {
+        self.log
+            .write(Level::Error, None, &format!("{error_type}: {message}"));
+        let error = ErrorResponse::new(error_type, message);
+        if let Err(failure) = self.api.send_init_error(&error) {
+            self.log.write(
+                Level::Error,
+                None,
+                &format!("could not report the init error: {failure}"),
+            );
+        }
+    }
+
+    /// Waits for the next CLI invocation. Events that are not CLI events are answered with
+    /// an error here; the wait goes on.
+    pub fn next_command(&'static self) -> Result<Command, RuntimeApiError> {
+        self.watchdog_started.call_once(|| {
+            thread::Builder::new()
+                .name("hover-watchdog".into())
+                .spawn(move || {
+                    self.watchdog
+                        .run(|request_id| self.stop_for_deadline(request_id))
+                })
+                .expect("the watchdog thread starts");
+        });
+        loop {
+            let invocation = self.api.next_invocation().inspect_err(|error| {
+                self.log
+                    .write(Level::Error, None, &format!("{error}; the runtime stops"));
+            })?;
+            let context = invocation.context;
+            export_trace_id(context.trace_id.as_deref());
+            match cli::parse_event(&invocation.payload) {
+                Ok(line) => {
+                    let command = Command { line, context };
+                    let stop_at = Instant::now()
+                        + Duration::from_millis(command.context.remaining_time_ms())
+                            .saturating_sub(STOP_BEFORE_DEADLINE);
+                    *self.in_flight() = Some(InFlight {
+                        command: command.clone(),
+                        started: Instant::now(),
+                        output: Vec::new(),
+                    });
+                    self.watchdog.arm(&command.context.request_id, stop_at);
+                    return Ok(command);
+                }
+                Err(error) => self.answer_error(&context.request_id, &error),
+            }
+        }
+    }
+
+    /// Appends to the output of the command in flight.
+    pub fn capture_output(&self, bytes: &[u8]) {
+        if let Some(in_flight) = self.in_flight().as_mut() {
+            in_flight.output.extend_from_slice(bytes);
+        }
+    }
+
+    /// Answers the command in flight with its exit code and captured output. Returns false
+    /// when `request_id` is not in flight (it was answered already).
+    pub fn finish_command(&self, request_id: &str, exit_code: i64) -> bool {
+        let in_flight = {
+            let mut slot = self.in_flight();
+            match slot.as_ref() {
+                Some(in_flight) if in_flight.command.context.request_id == request_id => {
+                    slot.take()
+                }
+                _ => None,
+            }
+        };
+        let Some(in_flight) = in_flight else {
+            while self.stopping.load(Ordering::SeqCst) {
+                // The watchdog took this invocation: it has answered it and is replacing
+                // the process. Going on could fetch an invocation the restart would lose.
+                thread::park();
+            }
+            return false;
+        };
+        self.watchdog.disarm();
+        self.answer_command(in_flight, exit_code);
+        true
+    }
+
+    /// Called when PHP shuts down: answers a command that ended the process (`exit()`, a
+    /// fatal error) with `exit_status`. Returns whether there was one, in which case the
+    /// caller restarts the process so that it keeps serving.
+    pub fn answer_abandoned(&self, exit_status: i64) -> bool {
+        let Some(in_flight) = self.in_flight().take() else {
+            return false;
+        };
+        self.watchdog.disarm();
+        self.log.write(
+            Level::Warn,
+            Some(&in_flight.command.context.request_id),
+            &format!(
+                "`{}` ended the PHP process with status {exit_status}; answering, then restarting",
+                in_flight.command.line
+            ),
+        );
+        self.answer_command(in_flight, exit_status);
+        true
+    }
+
+    /// Replaces the process with a fresh runtime; see [`Restart`].
+    pub fn restart(&self) -> ! {
+        let error = self.restart.exec();
+        self.log.write(
+            Level::Error,
+            None,
+            &format!("could not restart the runtime: {error}"),
+        );
+        std::process::exit(1);
+    }
+
+    fn answer_command(&self, in_flight: InFlight, exit_code: i64) {
+        let InFlight {
+            command,
+            started,
+            output,
+        } = in_flight;
+        let request_id = &command.context.request_id;
+        if !output.is_empty() {
+            self.log.write(
+                Level::Info,
+                Some(request_id),
+                &String::from_utf8_lossy(&output),
+            );
+        }
+        self.log.write(
+            Level::Info,
+            Some(request_id),
+            &format!(
+                "`{}` exited with {exit_code} in {} ms",
+                command.line,
+                started.elapsed().as_millis()
+            ),
+        );
+        let body = cli::response(exit_code, &output);
+        match self.api.send_response(request_id, &body) {
+            Ok(Delivery::Accepted) => {}
+            Ok(Delivery::TooLarge(answer)) => {
+                let error = ErrorResponse::new(
+                    "Hover.ResponseTooLarge",
+                    format!(
+                        "the response is {} bytes, more than Lambda accepts: {answer}",
+                        body.len()
+                    ),
+                );
+                self.log.write(
+                    Level::Error,
+                    Some(request_id),
+                    &format!("{}: {}", error.error_type, error.error_message),
+                );
+                match self.api.send_error(request_id, &error) {
+                    // Lambda may have failed the invocation itself on the 413; either way
+                    // it has its one answer.
+                    Ok(()) | Err(RuntimeApiError::Rejected { status: 403, .. }) => {}
+                    Err(failure) => {
+                        self.log.write(
+                            Level::Error,
+                            Some(request_id),
+                            &format!("could not send the error: {failure}"),
+                        );
+                    }
+                }
+            }
+            Err(failure) => self.log.write(
+                Level::Error,
+                Some(request_id),
+                &format!("could not send the response: {failure}"),
+            ),
+        }
+    }
+
+    fn answer_error(&self, request_id: &str, error: &ErrorResponse) {
+        self.log.write(
+            Level::Error,
+            Some(request_id),
+            &format!("{}: {}", error.error_type, error.error_message),
+        );
+        if let Err(failure) = self.api.send_error(request_id, error) {
+            self.log.write(
+                Level::Error,
+                Some(request_id),
+                &format!("could not send the error: {failure}"),
+            );
+        }
+    }
+
+    /// The watchdog's alarm: answers the invocation with a timeout error, then restarts.
+    fn stop_for_deadline(&self, request_id: &str) {
+        let in_flight = {
+            let mut slot = self.in_flight();
+            match slot.as_ref() {
+                Some(in_flight) if in_flight.command.context.request_id == request_id => {
+                    self.stopping.store(true, Ordering::SeqCst);
+                    slot.take()
+                }
+                _ => None,
+            }
+        };
+        let Some(InFlight {
+            command,
+            started,
+            output,
+        }) = in_flight
+        else {
+            return;
+        };
+        if !output.is_empty() {
+            self.log.write(
+                Level::Info,
+                Some(request_id),
+                &String::from_utf8_lossy(&output),
+            );
+        }
+        let error = ErrorResponse::new(
+            "Hover.CommandTimeout",
+            format!(
+                "`{}` was still running {} s before the invocation's deadline, after {} ms; it was stopped and the runtime restarted",
+                command.line,
+                STOP_BEFORE_DEADLINE.as_secs(),
+                started.elapsed().as_millis()
+            ),
+        );
+        self.answer_error(request_id, &error);
+        self.restart();
+    }
+
+    fn in_flight(&self) -> MutexGuard<'_, Option<InFlight>> {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Sets `_X_AMZN_TRACE_ID` for this invocation, as Lambda's own runtimes do.
+fn export_trace_id(trace_id: Option<&str>) {
+    // SAFETY: `setenv` races only with another thread touching the environment. The only
+    // other thread, the watchdog, never reads the environment (its restart uses the
+    // environment captured at init), and PHP's CLI SAPI runs no threads of its own.
+    unsafe {
+        match trace_id {
+            Some(trace_id) if !trace_id.contains('\0') => {
+                std::env::set_var("_X_AMZN_TRACE_ID", trace_id)
+            }
+            _ => std::env::remove_var("_X_AMZN_TRACE_ID"),
+        }
+    }
+}
+
+fn report_init_error(log: LogFormat, error: &InitError) {
+    log.write(
+        Level::Error,
+        None,
+        &format!("{}: {}", error.error_type, error.message),
+    );
+    let Ok(address) = std::env::var("AWS_LAMBDA_RUNTIME_API") else {
+        return;
+    };
+    let response = ErrorResponse::new(error.error_type, &error.message);
+    if let Err(failure) = RuntimeApiClient::new(&address).send_init_error(&response) {
+        log.write(
+            Level::Error,
+            None,
+            &format!("could not report the init error: {failure}"),
+        );
+    }
+}

@@ -1,0 +1,582 @@
+//! Client for the Lambda Runtime API: `/next`, the response and error posts, `/init/error`.
+//!
+//! Blocking and small on purpose: the runtime handles one invocation at a time, so a ureq
+//! agent with one pooled keep-alive connection is all it needs, with no async runtime to
+//! carry (and none to break when php-fpm forks). Only connection failures on `/next` are
+//! retried; any other answer is final.
+
+use std::io;
+use std::thread;
+use std::time::Duration;
+
+use ureq::Agent;
+use ureq::http::Response;
+
+use crate::context::{Context, ContextError};
+use crate::error_response::ErrorResponse;
+
+const API_VERSION: &str = "2018-06-01";
+/// Waits between attempts to reach `/next`: about 1.5 s in all, then the process gives up.
+const NEXT_RETRY_DELAYS_MS: [u64; 5] = [50, 100, 200, 400, 800];
+/// Lambda's payloads stop at 6 MB; this leaves room and still bounds memory.
+const MAX_PAYLOAD_BYTES: u64 = 16 * 1024 * 1024;
+
+/// One invocation: its context and the event, as raw bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    pub context: Context,
+    pub payload: Vec<u8>,
+}
+
+/// What became of a response posted for an invocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    Accepted,
+    /// 413: the response is over Lambda's limit; the body says by how much.
+    TooLarge(String),
+}
+
+#[derive(Debug)]
+pub enum RuntimeApiError {
+    /// `/next` could not be reached, even after retrying.
+    Unreachable {
+        url: String,
+        attempts: usize,
+        error: String,
+    },
+    /// The Runtime API answered with a status the runtime cannot go on from.
+    Rejected {
+        url: String,
+        status: u16,
+        body: String,
+    },
+    /// The connection failed while posting an answer.
+    Transport { url: String, error: String },
+    /// `/next` answered without a request id.
+    Protocol(String),
+}
+
+impl std::fmt::Display for RuntimeApiError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unreachable {
+                url,
+                attempts,
+                error,
+            } => {
+                write!(
+                    formatter,
+                    "the Lambda Runtime API at {url} is unreachable after {attempts} attempts: {error}"
+                )
+            }
+            Self::Rejected { url, status, body } => write!(
+                formatter,
+                "the Lambda Runtime API answered {status} to {url}: {body}"
+            ),
+            Self::Transport { url, error } => write!(
+                formatter,
+                "could not reach the Lambda Runtime API at {url}: {error}"
+            ),
+            Self::Protocol(problem) => write!(
+                formatter,
+                "the Lambda Runtime API sent an invocation without {problem}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for RuntimeApiError {}
+
+pub struct RuntimeApiClient {
+    agent: Agent,
+    base_url: String,
+}
+
+impl RuntimeApiClient {
+    /// A client for the Runtime API at `address` (`host:port`, as in `AWS_LAMBDA_RUNTIME_API`).
+    pub fn new(address: &str) -> Self {
+        let agent: Agent = Agent::config_builder()
+            .http_status_as_error(false)
+            .max_idle_connections_per_host(2)
+            // `/next` idles for as long as no one invokes; keep the connection all the while.
+            .max_idle_age(Duration::from_secs(24 * 60 * 60))
+            .no_delay(true)
+            .user_agent("hover-runtime")
+            .build()
+            .into();
+        Self {
+            agent,
+            base_url: format!("http://{address}/{API_VERSION}/runtime"),
+        }
+    }
+
+    /// Waits for the next invocation. An invocation whose deadline header is unusable is
+    /// answered with an error here, and the wait goes on.
+    pub fn next_invocation(&self) -> Result<Invocation, RuntimeApiError> {
+        loop {
+            let response = self.get_next()?;
+            let status = response.status().as_u16();
+            let context = Context::from_headers(response.headers());
+            let url = self.url("invocation/next");
+            let payload = read_body(response).map_err(|error| RuntimeApiError::Transport {
+                url: url.clone(),
+                error,
+            })?;
+            if status != 200 {
+                return Err(RuntimeApiError::Rejected {
+                    url,
+                    status,
+                    body: String::from_utf8_lossy(&payload).into_owned(),
+                });
+            }
+            match context {
+                Ok(context) => return Ok(Invocation { context, payload }),
+                Err(ContextError::MissingRequestId) => {
+                    return Err(RuntimeApiError::Protocol(
+                        "a Lambda-Runtime-Aws-Request-Id header".into(),
+                    ));
+                }
+                Err(ContextError::BadDeadline { request_id }) => {
+                    let error = ErrorResponse::new(
+                        "Hover.InvalidInvocation",
+                        "the invocation has no usable Lambda-Runtime-Deadline-Ms header",
+                    );
+                    self.send_error(&request_id, &error)?;
+                }
+            }
+        }
+    }
+
+    fn get_next(&self) -> Result<Response<ureq::Body>, RuntimeApiError> {
+        let url = self.url("invocation/next");
+        let mut delays = NEXT_RETRY_DELAYS_MS.iter();
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self.agent.get(&url).call() {
+                Ok(response) => return Ok(response),
+                Err(error) if is_connection_failure(&error) => match delays.next() {
+                    Some(delay) => thread::sleep(Duration::from_millis(*delay)),
+                    None => {
+                        return Err(RuntimeApiError::Unreachable {
+                            url,
+                            attempts,
+                            error: error.to_string(),
+                        });
+                    }
+                },
+                Err(error) => {
+                    return Err(RuntimeApiError::Transport {
+                        url,
+                        error: error.to_string(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Posts the response for `request_id`.
+    pub fn send_response(
+        &self,
+        request_id: &str,
+        body: &[u8],
+    ) -> Result<Delivery, RuntimeApiError> {
+        let url = self.url(&format!("invocation/{request_id}/response"));
+        let (status, answer) = self.post(&url, None, body)?;
+        match status {
+            200..=299 => Ok(Delivery::Accepted),
+            413 => Ok(Delivery::TooLarge(answer)),
+            status => Err(RuntimeApiError::Rejected {
+                url,
+                status,
+                body: answer,
+            }),
+        }
+    }
+
+    /// Posts an error for `request_id`.
+    pub fn send_error(
+        &self,
+        request_id: &str,
+        error: &ErrorResponse,
+    ) -> Result<(), RuntimeApiError> {
+        self.post_error(&format!("invocation/{request_id}/error"), error)
+    }
+
+    /// Posts an init error; Lambda then ends the init phase as failed.
+    pub fn send_init_error(&self, error: &ErrorResponse) -> Result<(), RuntimeApiError> {
+        self.post_error("init/error", error)
+    }
+
+    fn post_error(&self, path: &str, error: &ErrorResponse) -> Result<(), RuntimeApiError> {
+        let url = self.url(path);
+        let (status, answer) = self.post(&url, Some(&error.error_type), &error.to_json())?;
+        if (200..=299).contains(&status) {
+            Ok(())
+        } else {
+            Err(RuntimeApiError::Rejected {
+                url,
+                status,
+                body: answer,
+            })
+        }
+    }
+
+    fn post(
+        &self,
+        url: &str,
+        error_type: Option<&str>,
+        body: &[u8],
+    ) -> Result<(u16, String), RuntimeApiError> {
+        let transport = |error: String| RuntimeApiError::Transport {
+            url: url.to_owned(),
+            error,
+        };
+        let mut request = self
+            .agent
+            .post(url)
+            .header("Content-Type", "application/json");
+        if let Some(error_type) = error_type {
+            request = request.header("Lambda-Runtime-Function-Error-Type", error_type);
+        }
+        let response = request
+            .send(body)
+            .map_err(|error| transport(error.to_string()))?;
+        let status = response.status().as_u16();
+        let answer = read_body(response).map_err(transport)?;
+        Ok((status, String::from_utf8_lossy(&answer).into_owned()))
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/{path}", self.base_url)
+    }
+}
+
+fn read_body(response: Response<ureq::Body>) -> Result<Vec<u8>, String> {
+    response
+        .into_body()
+        .with_config()
+        .limit(MAX_PAYLOAD_BYTES)
+        .read_to_vec()
+        .map_err(|error| error.to_string())
+}
+
+fn is_connection_failure(error: &ureq::Error) -> bool {
+    match error {
+        ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => true,
+        ureq::Error::Io(error) => matches!(
+            error.kind(),
+            io::ErrorKind::ConnectionRefused
+                | io::ErrorKind::ConnectionReset
+                | io::ErrorKind::ConnectionAborted
+                | io::ErrorKind::NotConnected
+                | io::ErrorKind::BrokenPipe
+                | io::ErrorKind::UnexpectedEof
+        ),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! These tests talk to a scripted HTTP server on loopback: it stands in for the Runtime
+    //! API to produce answers the emulator cannot be made to give (a missing request id, a
+    //! refused connection at a chosen moment). The real emulator is exercised end to end
+    //! in tests/e2e.
+    use super::*;
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::mpsc;
+
+    /// A request as the server saw it.
+    #[derive(Debug)]
+    struct Seen {
+        request_line: String,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+        connection: usize,
+    }
+
+    impl Seen {
+        fn header(&self, name: &str) -> Option<&str> {
+            self.headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+        }
+    }
+
+    /// Serves the scripted raw responses in order, over as many connections as the client
+    /// opens, and reports each request it read.
+    fn serve(responses: Vec<String>) -> (String, mpsc::Receiver<Seen>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let (report, seen) = mpsc::channel();
+        thread::spawn(move || {
+            let mut responses = responses.into_iter();
+            let mut connection = 0;
+            'connections: for stream in listener.incoming() {
+                connection += 1;
+                let stream = stream.unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                loop {
+                    let Some(seen) = read_request(&mut reader, connection) else {
+                        continue 'connections;
+                    };
+                    report.send(seen).unwrap();
+                    let Some(response) = responses.next() else {
+                        return;
+                    };
+                    (&stream).write_all(response.as_bytes()).unwrap();
+                }
+            }
+        });
+        (address, seen)
+    }
+
+    fn read_request(reader: &mut BufReader<TcpStream>, connection: usize) -> Option<Seen> {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).ok()? == 0 {
+            return None;
+        }
+        let mut headers = Vec::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).ok()?;
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            let (name, value) = line.split_once(':').unwrap();
+            headers.push((name.trim().to_owned(), value.trim().to_owned()));
+        }
+        let length = headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+            .map_or(0, |(_, v)| v.parse().unwrap());
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).ok()?;
+        Some(Seen {
+            request_line: request_line.trim_end().to_owned(),
+            headers,
+            body,
+            connection,
+        })
+    }
+
+    fn http(status: &str, headers: &[(&str, &str)], body: &str) -> String {
+        let mut response = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\n", body.len());
+        for (name, value) in headers {
+            response.push_str(&format!("{name}: {value}\r\n"));
+        }
+        response.push_str("\r\n");
+        response.push_str(body);
+        response
+    }
+
+    fn invocation(request_id: &str, body: &str) -> String {
+        http(
+            "200 OK",
+            &[
+                ("Lambda-Runtime-Aws-Request-Id", request_id),
+                ("Lambda-Runtime-Deadline-Ms", "4102444800000"),
+                (
+                    "Lambda-Runtime-Invoked-Function-Arn",
+                    "arn:aws:lambda:eu-west-1:1:function:app-cli",
+                ),
+            ],
+            body,
+        )
+    }
+
+    #[test]
+    fn next_then_response_on_one_kept_alive_connection() {
+        let (address, seen) = serve(vec![
+            invocation("req-1", r#"{"command":"list"}"#),
+            http("202 Accepted", &[], r#"{"status":"OK"}"#),
+            invocation("req-2", "{}"),
+        ]);
+        let client = RuntimeApiClient::new(&address);
+        let first = client.next_invocation().unwrap();
+        assert_eq!(first.context.request_id, "req-1");
+        assert_eq!(first.payload, br#"{"command":"list"}"#);
+        assert_eq!(
+            client.send_response("req-1", b"{\"ok\":true}").unwrap(),
+            Delivery::Accepted
+        );
+        assert_eq!(
+            client.next_invocation().unwrap().context.request_id,
+            "req-2"
+        );
+
+        let requests: Vec<Seen> = seen.iter().take(3).collect();
+        assert_eq!(
+            requests[0].request_line,
+            "GET /2018-06-01/runtime/invocation/next HTTP/1.1"
+        );
+        assert_eq!(
+            requests[1].request_line,
+            "POST /2018-06-01/runtime/invocation/req-1/response HTTP/1.1"
+        );
+        assert_eq!(requests[1].body, b"{\"ok\":true}");
+        assert_eq!(
+            requests[1].header("Lambda-Runtime-Function-Error-Type"),
+            None
+        );
+        assert!(
+            requests.iter().all(|r| r.connection == 1),
+            "one connection for all: {requests:?}"
+        );
+    }
+
+    #[test]
+    fn errors_carry_the_error_type_header_and_lambdas_body() {
+        let (address, seen) = serve(vec![
+            http("202 Accepted", &[], ""),
+            http("202 Accepted", &[], ""),
+        ]);
+        let client = RuntimeApiClient::new(&address);
+        let error = ErrorResponse::new("Hover.CommandTimeout", "stopped")
+            .with_stack_trace(vec!["at x".into()]);
+        client.send_error("req-9", &error).unwrap();
+        client
+            .send_init_error(&ErrorResponse::new("Hover.InvalidManifest", "bad"))
+            .unwrap();
+
+        let invocation_error = seen.recv().unwrap();
+        assert_eq!(
+            invocation_error.request_line,
+            "POST /2018-06-01/runtime/invocation/req-9/error HTTP/1.1"
+        );
+        assert_eq!(
+            invocation_error.header("Lambda-Runtime-Function-Error-Type"),
+            Some("Hover.CommandTimeout")
+        );
+        let body: serde_json::Value = serde_json::from_slice(&invocation_error.body).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"errorMessage": "stopped", "errorType": "Hover.CommandTimeout", "stackTrace": ["at x"]})
+        );
+        let init_error = seen.recv().unwrap();
+        assert_eq!(
+            init_error.request_line,
+            "POST /2018-06-01/runtime/init/error HTTP/1.1"
+        );
+        assert_eq!(
+            init_error.header("Lambda-Runtime-Function-Error-Type"),
+            Some("Hover.InvalidManifest")
+        );
+    }
+
+    #[test]
+    fn payload_too_large_is_reported_not_raised() {
+        let too_large = r#"{"errorMessage":"Exceeded maximum allowed payload size (6291556 bytes).","errorType":"RequestEntityTooLarge"}"#;
+        let (address, _seen) = serve(vec![http("413 Request Entity Too Large", &[], too_large)]);
+        let client = RuntimeApiClient::new(&address);
+        assert_eq!(
+            client.send_response("req-1", b"{}").unwrap(),
+            Delivery::TooLarge(too_large.into())
+        );
+    }
+
+    #[test]
+    fn other_refusals_are_errors_with_the_status() {
+        let (address, _seen) = serve(vec![http("400 Bad Request", &[], "invalid request id")]);
+        let client = RuntimeApiClient::new(&address);
+        let error = client.send_response("req-1", b"{}").unwrap_err();
+        assert!(
+            matches!(&error, RuntimeApiError::Rejected { status: 400, body, .. } if body == "invalid request id"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn an_invocation_without_a_usable_deadline_is_answered_and_skipped() {
+        let (address, seen) = serve(vec![
+            http(
+                "200 OK",
+                &[("Lambda-Runtime-Aws-Request-Id", "bad-1")],
+                "{}",
+            ),
+            http("202 Accepted", &[], ""),
+            invocation("good-2", "{}"),
+        ]);
+        let client = RuntimeApiClient::new(&address);
+        assert_eq!(
+            client.next_invocation().unwrap().context.request_id,
+            "good-2"
+        );
+        let requests: Vec<Seen> = seen.iter().take(3).collect();
+        assert_eq!(
+            requests[1].request_line,
+            "POST /2018-06-01/runtime/invocation/bad-1/error HTTP/1.1"
+        );
+        assert_eq!(
+            requests[1].header("Lambda-Runtime-Function-Error-Type"),
+            Some("Hover.InvalidInvocation")
+        );
+    }
+
+    #[test]
+    fn an_invocation_without_a_request_id_is_a_protocol_error() {
+        let (address, _seen) = serve(vec![http(
+            "200 OK",
+            &[("Lambda-Runtime-Deadline-Ms", "1")],
+            "{}",
+        )]);
+        let error = RuntimeApiClient::new(&address)
+            .next_invocation()
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("Lambda-Runtime-Aws-Request-Id"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn an_unreachable_api_is_retried_briefly_then_reported() {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let started = std::time::Instant::now();
+        let error = RuntimeApiClient::new(&format!("127.0.0.1:{port}"))
+            .next_invocation()
+            .unwrap_err();
+        let elapsed = started.elapsed();
+        assert!(
+            matches!(error, RuntimeApiError::Unreachable { attempts: 6, .. }),
+            "{error}"
+        );
+        assert!(
+            error.to_string().contains(&format!("127.0.0.1:{port}")),
+            "{error}"
+        );
+        assert!(
+            elapsed >= Duration::from_millis(1_500) && elapsed < Duration::from_secs(5),
+            "{elapsed:?}"
+        );
+    }
+
+    #[test]
+    fn next_survives_an_api_that_comes_up_late() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        drop(listener);
+        let late = address.clone();
+        thread::spawn(move || {
+            thread::sleep(Duration::from_millis(120));
+            let listener = TcpListener::bind(&late).unwrap();
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            read_request(&mut reader, 1).unwrap();
+            (&stream)
+                .write_all(invocation("late-1", "{}").as_bytes())
+                .unwrap();
+            thread::sleep(Duration::from_millis(200));
+        });
+        let invocation = RuntimeApiClient::new(&address).next_invocation().unwrap();
+        assert_eq!(invocation.context.request_id, "late-1");
+    }
+}

@@ -1,0 +1,31 @@
+<?php
+
+namespace App\Console;
+
+use Illuminate\Console\Scheduling\Schedule;
+use Illuminate\Foundation\Console\Kernel as ConsoleKernel;
+
+class Kernel extends ConsoleKernel
+{
+    protected $commands = [
+        Commands\Greet::class,
+        Commands\ExitWith::class,
+        Commands\Fail::class,
+        Commands\Sleep::class,
+        Commands\CallExit::class,
+        Commands\ShowEnv::class,
+        Commands\Ping::class,
+        Commands\Verbosity::class,
+        Commands\MixedOutput::class,
+        Commands\Flood::class,
+    ];
+
+    protected function schedule(Schedule $schedule)
+    {
+    }
+
+    protected function commands()
+    {
+        require base_path('routes/console.php');
+    }
+}

@@ -1,0 +1,76 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Hover;
+
+use Hover\Cli\CommandHandler;
+use RuntimeException;
+use Throwable;
+
+/**
+ * Init and dispatch: native init in the extension, then the Laravel application, then the
+ * handler for the function type, which serves invocations until the process ends.
+ */
+final class Bootstrap
+{
+    public static function run(): int
+    {
+        if (!extension_loaded('hover')) {
+            fwrite(STDERR, "Hover runtime: the hover extension is not loaded (extension=libhover.so)\n");
+
+            return 1;
+        }
+        try {
+            $runtime = Runtime::boot();
+        } catch (InitException $e) {
+            return 1; // Already reported to /init/error and stderr by the extension.
+        }
+        try {
+            self::exportEnvironment($runtime->environment());
+            $handler = self::handlerFor($runtime);
+        } catch (Throwable $e) {
+            $runtime->reportInitError('Hover.BootstrapFailed', self::describe($e));
+
+            return 1;
+        }
+        try {
+            $handler->serve();
+        } catch (RuntimeApiException $e) {
+            return 1; // The Runtime API is gone; the extension has logged why.
+        }
+
+        return 0;
+    }
+
+    /**
+     * The extension has set the process environment (getenv); $_ENV and $_SERVER are PHP
+     * arrays, so they are filled here, before Laravel reads any of the three.
+     *
+     * @param array<string, string> $variables
+     */
+    private static function exportEnvironment(array $variables): void
+    {
+        foreach ($variables as $name => $value) {
+            $_ENV[$name] = $value;
+            $_SERVER[$name] = $value;
+        }
+    }
+
+    private static function handlerFor(Runtime $runtime): CommandHandler
+    {
+        $type = $runtime->functionType();
+        if ($type !== 'cli') {
+            throw new RuntimeException("the {$type} function type is not served by this version of the runtime");
+        }
+        $laravel = new LaravelApplication($runtime);
+        $laravel->cacheConfiguration();
+
+        return new CommandHandler($runtime, $laravel->create());
+    }
+
+    private static function describe(Throwable $e): string
+    {
+        return sprintf('%s: %s in %s:%d', get_class($e), $e->getMessage(), $e->getFile(), $e->getLine());
+    }
+}
