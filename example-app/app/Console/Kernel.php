@@ -18,6 +18,7 @@ class Kernel extends ConsoleKernel
         Commands\Verbosity::class,
         Commands\MixedOutput::class,
         Commands\Flood::class,
+        Commands\InstanceCalls::class,
     ];
 
     protected function schedule(Schedule $schedule)

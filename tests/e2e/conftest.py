@@ -1,0 +1,144 @@
+"""End-to-end harness: the runtime as Lambda runs it.
+
+AWS's Runtime Interface Emulator (RIE) starts docker/bootstrap, which runs php/bootstrap.php
+with the hover extension and the example Laravel application; tests invoke it over HTTP
+exactly as the Lambda service would, and read what the runtime logged.
+"""
+
+import base64
+import json
+import os
+import pathlib
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+RIE = ROOT / ".tools" / "aws-lambda-rie"
+EXAMPLE_APP = ROOT / "example-app"
+BOOTSTRAP = ROOT / "docker" / "bootstrap"
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def runtime_environment(**overrides):
+    """The variables Lambda would give the runtime, plus where this checkout keeps it."""
+    environment = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOVER_PHP": "/usr/bin/php8.2",
+        "HOVER_EXTENSION": str(ROOT / "target" / "release" / "libhover.so"),
+        "HOVER_BOOTSTRAP": str(ROOT / "php" / "bootstrap.php"),
+        "LAMBDA_TASK_ROOT": str(EXAMPLE_APP),
+        "AWS_LAMBDA_FUNCTION_NAME": "example-production-cli",
+    }
+    environment.update({name: str(value) for name, value in overrides.items()})
+    return environment
+
+
+class Runtime:
+    """One RIE with the runtime behind it, on ports of its own."""
+
+    def __init__(self, directory, function_timeout=30, **environment):
+        self.directory = pathlib.Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.storage = self.directory / "storage"
+        self.log_path = self.directory / "runtime.log"
+        self.port = free_port()
+        api_port = free_port()
+        environment.setdefault("HOVER_STORAGE_PATH", self.storage)
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [
+                    str(RIE),
+                    "--runtime-interface-emulator-address",
+                    f"127.0.0.1:{self.port}",
+                    "--runtime-api-address",
+                    f"127.0.0.1:{api_port}",
+                    str(BOOTSTRAP),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=runtime_environment(AWS_LAMBDA_FUNCTION_TIMEOUT=function_timeout, **environment),
+            )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the RIE did not start:\n{self.log()}")
+                time.sleep(0.05)
+
+    def invoke_raw(self, payload: bytes, headers=None):
+        """Posts an event; returns the HTTP status and the body, parsed when it is JSON."""
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}/2015-03-31/functions/function/invocations",
+            data=payload,
+            headers=headers or {},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:
+                status, body = response.status, response.read()
+        except urllib.error.HTTPError as error:
+            status, body = error.code, error.read()
+        try:
+            return status, json.loads(body)
+        except ValueError:
+            return status, body
+
+    def invoke(self, event):
+        return self.invoke_raw(json.dumps(event).encode())[1]
+
+    def command(self, line):
+        """Runs an artisan command line; returns the exit code and the decoded output."""
+        response = self.invoke({"command": line})
+        assert set(response) == {"exit_code", "output"}, response
+        return response["exit_code"], base64.b64decode(response["output"]).decode()
+
+    def log(self):
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def start_runtime(tmp_path):
+    """Starts runtimes for one test and stops them after it."""
+    started = []
+
+    def start(**options):
+        runtime = Runtime(tmp_path / f"runtime-{len(started)}", **options)
+        started.append(runtime)
+        return runtime
+
+    yield start
+    for runtime in started:
+        runtime.stop()
+
+
+@pytest.fixture(scope="module")
+def cli(tmp_path_factory):
+    """A CLI function shared by a module's tests, with a short timeout for the deadline test."""
+    runtime = Runtime(tmp_path_factory.mktemp("cli"), function_timeout=4)
+    yield runtime
+    runtime.stop()
+
+
+def decode(response):
+    return base64.b64decode(response["output"]).decode()
