@@ -349,8 +349,9 @@ impl Runtime {
     }
 }
 
-/// Sets `_X_AMZN_TRACE_ID` for this invocation, as Lambda's own runtimes do.
-fn export_trace_id(trace_id: Option<&str>) {
+/// Sets `_X_AMZN_TRACE_ID` for this invocation, as Lambda's own runtimes do, and clears
+/// a stale one when the invocation has none.
+pub fn export_trace_id(trace_id: Option<&str>) {
     // SAFETY: `setenv` races only with another thread touching the environment. The only
     // other thread, the watchdog, never reads the environment (its restart uses the
     // environment captured at init), and PHP's CLI SAPI runs no threads of its own.

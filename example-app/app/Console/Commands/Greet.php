@@ -7,7 +7,10 @@ use Illuminate\Console\Command;
 /** Takes an argument and options: the end-to-end tests check that all three reach it. */
 class Greet extends Command
 {
-    protected $signature = 'hover:greet {name : Who to greet} {--times=1 : How many times} {--shout : Upper-case the greeting}';
+    protected $signature = 'hover:greet
+        {name : Who to greet}
+        {--times=1 : How many times}
+        {--shout : Upper-case the greeting}';
 
     protected $description = 'Greet someone';
 

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs every test, after scripts/setup.sh: formatting and lints (cargo fmt, clippy, PSR-12),
+# the Rust unit tests, PHPUnit against the loaded extension, and the end-to-end tests of the
+# runtime under AWS's Runtime Interface Emulator.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+source scripts/env.sh
+export PHP_CONFIG=/usr/bin/php-config8.2 PHP=/usr/bin/php8.2
+
+echo "== lints: cargo fmt, clippy, PSR-12"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+phpcs --standard=PSR12 -q php tests/phpunit example-app/app bench
+
+echo "== Rust unit tests (hover-core)"
+cargo test -p hover-core --quiet
+
+echo "== PHPUnit, with the extension loaded"
+mkdir -p target/php-ini
+echo "extension=$HOVER_EXTENSION" > target/php-ini/hover.ini
+PHP_INI_SCAN_DIR=":$ROOT/target/php-ini" phpunit -c tests/phpunit/phpunit.xml
+
+echo "== end to end, under the Runtime Interface Emulator"
+.venv/bin/pytest -q tests/e2e
