@@ -46,7 +46,7 @@ def runtime_environment(**overrides):
 class Runtime:
     """One RIE with the runtime behind it, on ports of its own."""
 
-    def __init__(self, directory, function_timeout=30, **environment):
+    def __init__(self, directory, function_timeout=30, bootstrap=BOOTSTRAP, **environment):
         self.directory = pathlib.Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.storage = self.directory / "storage"
@@ -62,7 +62,7 @@ class Runtime:
                     f"127.0.0.1:{self.port}",
                     "--runtime-api-address",
                     f"127.0.0.1:{api_port}",
-                    str(BOOTSTRAP),
+                    str(bootstrap),
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -1,0 +1,132 @@
+<?php
+
+/**
+ * Signatures of the classes the hover extension (libhover.so) defines, for IDEs and static
+ * analysis. Never loaded at run time: the extension provides these classes.
+ */
+
+namespace Hover;
+
+/** Thrown by Runtime::boot(); the failure has already been reported to /init/error. */
+class InitException extends \Exception
+{
+}
+
+/** Thrown when the Lambda Runtime API cannot be used any more: the process should end. */
+class RuntimeApiException extends \Exception
+{
+}
+
+final class Runtime
+{
+    /**
+     * Native init, once per process: settings, manifest, storage directories and the
+     * environment (getenv()). Later calls return the same runtime.
+     *
+     * @throws InitException
+     */
+    public static function boot(): Runtime
+    {
+    }
+
+    /** @return 'http'|'cli'|'queue' */
+    public function functionType(): string
+    {
+    }
+
+    public function taskRoot(): string
+    {
+    }
+
+    public function runtimeDir(): string
+    {
+    }
+
+    public function storagePath(): string
+    {
+    }
+
+    /** The manifest's "name". */
+    public function appName(): string
+    {
+    }
+
+    /** @return array<string, string> the variables init exported, for $_ENV and $_SERVER */
+    public function environment(): array
+    {
+    }
+
+    /** Reports a failure of the PHP side of init to /init/error. */
+    public function reportInitError(string $errorType, string $message): void
+    {
+    }
+
+    /**
+     * Waits for the next CLI invocation; malformed events are answered natively meanwhile.
+     *
+     * @throws RuntimeApiException
+     */
+    public function nextCommand(): CliInvocation
+    {
+    }
+}
+
+final class CliInvocation
+{
+    /** The artisan command line, e.g. "migrate --force". */
+    public function command(): string
+    {
+    }
+
+    public function context(): Context
+    {
+    }
+
+    /** Appends bytes to the output the response carries (base64-encoded). */
+    public function write(string $output): void
+    {
+    }
+
+    /**
+     * Sends {"exit_code": …, "output": …} and logs the output to stderr.
+     *
+     * @throws \Exception when the invocation was answered already
+     */
+    public function finish(int $exitCode): void
+    {
+    }
+}
+
+final class Context
+{
+    public function requestId(): string
+    {
+    }
+
+    /** Milliseconds since the epoch. */
+    public function deadlineMs(): int
+    {
+    }
+
+    public function remainingTimeMs(): int
+    {
+    }
+
+    public function invokedFunctionArn(): string
+    {
+    }
+
+    public function traceId(): ?string
+    {
+    }
+
+    /** JSON, as a mobile SDK caller sent it. */
+    public function clientContext(): ?string
+    {
+    }
+
+    /** JSON, as a mobile SDK caller sent it. */
+    public function cognitoIdentity(): ?string
+    {
+    }
+}
