@@ -11,5 +11,8 @@ fn the_trace_id_is_exported_and_a_stale_one_cleared() {
     export_trace_id(None);
     assert!(std::env::var_os("_X_AMZN_TRACE_ID").is_none());
     export_trace_id(Some("bad\0id"));
-    assert!(std::env::var_os("_X_AMZN_TRACE_ID").is_none(), "a value the environment cannot hold is dropped");
+    assert!(
+        std::env::var_os("_X_AMZN_TRACE_ID").is_none(),
+        "a value the environment cannot hold is dropped"
+    );
 }
