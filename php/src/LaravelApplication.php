@@ -9,6 +9,7 @@ use Illuminate\Contracts\Console\Kernel;
 use Illuminate\Foundation\Application;
 use Illuminate\Support\Facades\Facade;
 use RuntimeException;
+use Throwable;
 
 /**
  * Builds the application from the app's own vendor/autoload.php and bootstrap/app.php, with
@@ -38,20 +39,54 @@ final class LaravelApplication
     /**
      * Caches the configuration as the original runtime did, with Laravel's own
      * `config:cache` (the file goes where APP_CONFIG_CACHE points, under the storage path),
-     * run in-process on a throwaway application so that the one that serves, and every
-     * php-fpm worker, starts from the cache.
+     * so that the application that serves, and every php-fpm worker, starts from the cache.
+     *
+     * The command builds applications of its own, which leave behind what cannot be undone
+     * in-process: shutdown and error handlers, the container and facade roots, Artisan
+     * bootstrappers. It therefore runs in a forked child when pcntl is there (the parent
+     * stays pristine), else in-process on a throwaway application.
      */
     public function cacheConfiguration(): void
     {
-        $app = $this->create();
-        $kernel = $app->make(Kernel::class);
+        if (!function_exists('pcntl_fork')) {
+            $this->runConfigCache();
+
+            return;
+        }
+        [$parentEnd, $childEnd] = stream_socket_pair(STREAM_PF_UNIX, STREAM_SOCK_STREAM, STREAM_IPPROTO_IP);
+        $pid = pcntl_fork();
+        if ($pid === -1) {
+            throw new RuntimeException('cannot fork to run config:cache: ' . pcntl_strerror(pcntl_get_last_error()));
+        }
+        if ($pid === 0) {
+            fclose($parentEnd);
+            try {
+                $this->runConfigCache();
+                $failure = '';
+            } catch (Throwable $e) {
+                $failure = $e->getMessage();
+            }
+            fwrite($childEnd, $failure);
+            fclose($childEnd);
+            exit($failure === '' ? 0 : 1);
+        }
+        fclose($childEnd);
+        $failure = stream_get_contents($parentEnd);
+        fclose($parentEnd);
+        pcntl_waitpid($pid, $status);
+        if (!pcntl_wifexited($status) || pcntl_wexitstatus($status) !== 0) {
+            throw new RuntimeException($failure !== '' ? $failure : "config:cache died (wait status {$status})");
+        }
+    }
+
+    private function runConfigCache(): void
+    {
+        $kernel = $this->create()->make(Kernel::class);
         $status = $kernel->call('config:cache');
         if ($status !== 0) {
             throw new RuntimeException("config:cache failed with status {$status}: " . trim($kernel->output()));
         }
-        // Forget the throwaway application everywhere Laravel keeps statics.
         Artisan::forgetBootstrappers();
         Facade::clearResolvedInstances();
-        $app->flush();
     }
 }

@@ -65,6 +65,16 @@ def test_exit_gets_its_response_and_the_runtime_keeps_serving(cli):
     assert "Runtime exited" not in cli.log(), "the process restarted in place; Lambda saw no exit"
 
 
+def test_a_fatal_error_is_answered_with_its_message_and_the_runtime_keeps_serving(cli):
+    exit_code, output = cli.command("hover:exhaust-memory")
+    assert exit_code == 255
+    assert output.startswith("allocating\nPHP Fatal error:  Allowed memory size of 67108864 bytes exhausted")
+    assert cli.command("hover:greet Recovered") == (0, "Hello, Recovered!\n")
+    log = cli.log()
+    assert "Runtime exited" not in log
+    assert "not instantiable" not in log, "no handler left behind by config:cache fails at shutdown"
+
+
 def test_a_command_past_the_deadline_is_stopped_and_the_next_invocation_works(cli):
     started = time.monotonic()
     response = cli.invoke({"command": "hover:sleep 30"})

@@ -19,6 +19,7 @@ class Kernel extends ConsoleKernel
         Commands\MixedOutput::class,
         Commands\Flood::class,
         Commands\InstanceCalls::class,
+        Commands\ExhaustMemory::class,
     ];
 
     protected function schedule(Schedule $schedule)

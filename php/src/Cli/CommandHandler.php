@@ -17,12 +17,26 @@ use Throwable;
  */
 final class CommandHandler
 {
+    private const FATAL_ERRORS =
+        E_ERROR | E_PARSE | E_CORE_ERROR | E_COMPILE_ERROR | E_USER_ERROR | E_RECOVERABLE_ERROR;
+
     private Kernel $kernel;
+    private ?CliInvocation $current = null;
 
     public function __construct(private Runtime $runtime, Application $app)
     {
         $this->kernel = $app->make(Kernel::class);
         $this->kernel->bootstrap();
+        // Registered after Laravel's own handlers, so it runs last before the extension
+        // answers the invocation: the fatal error joins the output, as it would have in
+        // the output of a `php artisan ... 2>&1` subprocess.
+        register_shutdown_function(function (): void {
+            $error = error_get_last();
+            if ($this->current !== null && $error !== null && ($error['type'] & self::FATAL_ERRORS) !== 0) {
+                $message = sprintf('%s in %s on line %d', $error['message'], $error['file'], $error['line']);
+                $this->current->write("PHP Fatal error:  {$message}\n");
+            }
+        });
     }
 
     public function serve(): void
@@ -43,6 +57,7 @@ final class CommandHandler
 
             return '';
         }, 1);
+        $this->current = $invocation;
         try {
             $status = $this->run($invocation->command(), $output);
         } finally {
@@ -51,6 +66,7 @@ final class CommandHandler
             }
             self::restoreVerbosity($verbosity);
         }
+        $this->current = null;
         $invocation->finish($status);
     }
 
