@@ -128,6 +128,17 @@ def test_a_response_too_large_for_lambda_is_an_error_and_the_loop_goes_on(cli):
     assert cli.command("hover:greet Smaller") == (0, "Hello, Smaller!\n")
 
 
+def test_output_past_what_lambda_can_carry_is_not_kept_and_is_an_error(cli):
+    response = cli.invoke({"command": "hover:flood 20"})
+    assert response["errorType"] == "Hover.ResponseTooLarge", response
+    assert response["errorMessage"].startswith("`hover:flood 20` wrote 20971520 bytes of output, more than a Lambda response")
+    assert cli.command("hover:greet Calm") == (0, "Hello, Calm!\n")
+
+
+def test_the_command_line_reaches_artisan_without_a_shell(cli):
+    assert cli.command("hover:greet '$(id); `id`' --times=1") == (0, "Hello, $(id); `id`!\n")
+
+
 def test_laravels_cache_files_go_under_the_storage_path(cli):
     cli.command("hover:greet Cache")
     cache = cli.storage / "bootstrap" / "cache"
@@ -162,6 +173,13 @@ def test_a_missing_application_is_reported_as_an_init_error(start_runtime, tmp_p
     status, response = runtime.invoke_raw(b'{"command": "list"}')
     assert response["errorType"] == "Hover.BootstrapFailed", response
     assert f"{tmp_path}/vendor/autoload.php" in response["errorMessage"]
+
+
+def test_a_function_type_this_version_does_not_serve_is_an_init_error(start_runtime):
+    runtime = start_runtime(AWS_LAMBDA_FUNCTION_NAME="example-production-http")
+    status, response = runtime.invoke_raw(b"{}")
+    assert response["errorType"] == "Hover.BootstrapFailed", response
+    assert "the http function type is not served by this version of the runtime" in response["errorMessage"]
 
 
 def test_an_unreachable_runtime_api_ends_the_process_with_a_clear_message(tmp_path):

@@ -12,6 +12,7 @@ pub mod function_type;
 pub mod init;
 pub mod log;
 pub mod manifest;
+pub mod output;
 pub mod restart;
 pub mod runtime;
 pub mod runtime_api;

@@ -17,6 +17,7 @@ use crate::error_response::ErrorResponse;
 use crate::init::{self, InitError, Settings};
 use crate::log::{Level, LogFormat};
 use crate::manifest::Manifest;
+use crate::output::{self, CapturedOutput};
 use crate::restart::Restart;
 use crate::runtime_api::{Delivery, RuntimeApiClient, RuntimeApiError};
 use crate::watchdog::Watchdog;
@@ -35,7 +36,7 @@ pub struct Command {
 struct InFlight {
     command: Command,
     started: Instant,
-    output: Vec<u8>,
+    output: CapturedOutput,
 }
 
 pub struct Runtime {
@@ -154,7 +155,7 @@ impl Runtime {
                     *self.in_flight() = Some(InFlight {
                         command: command.clone(),
                         started: Instant::now(),
-                        output: Vec::new(),
+                        output: CapturedOutput::default(),
                     });
                     self.watchdog.arm(&command.context.request_id, stop_at);
                     return Ok(command);
@@ -167,7 +168,7 @@ impl Runtime {
     /// Appends to the output of the command in flight.
     pub fn capture_output(&self, bytes: &[u8]) {
         if let Some(in_flight) = self.in_flight().as_mut() {
-            in_flight.output.extend_from_slice(bytes);
+            in_flight.output.push(bytes);
         }
     }
 
@@ -184,11 +185,7 @@ impl Runtime {
             }
         };
         let Some(in_flight) = in_flight else {
-            while self.stopping.load(Ordering::SeqCst) {
-                // The watchdog took this invocation: it has answered it and is replacing
-                // the process. Going on could fetch an invocation the restart would lose.
-                thread::park();
-            }
+            self.wait_while_stopping();
             return false;
         };
         self.watchdog.disarm();
@@ -201,6 +198,7 @@ impl Runtime {
     /// caller restarts the process so that it keeps serving.
     pub fn answer_abandoned(&self, exit_status: i64) -> bool {
         let Some(in_flight) = self.in_flight().take() else {
+            self.wait_while_stopping();
             return false;
         };
         self.watchdog.disarm();
@@ -214,6 +212,15 @@ impl Runtime {
         );
         self.answer_command(in_flight, exit_status);
         true
+    }
+
+    /// Once the watchdog has taken the invocation in flight, it answers it and replaces the
+    /// process: the main thread must then neither fetch another invocation (the restart
+    /// would lose it) nor end the process (the answer would be lost). It waits here.
+    fn wait_while_stopping(&self) {
+        while self.stopping.load(Ordering::SeqCst) {
+            thread::park();
+        }
     }
 
     /// Replaces the process with a fresh runtime; see [`Restart`].
@@ -234,13 +241,7 @@ impl Runtime {
             output,
         } = in_flight;
         let request_id = &command.context.request_id;
-        if !output.is_empty() {
-            self.log.write(
-                Level::Info,
-                Some(request_id),
-                &String::from_utf8_lossy(&output),
-            );
-        }
+        self.log_output(request_id, &output);
         self.log.write(
             Level::Info,
             Some(request_id),
@@ -250,7 +251,19 @@ impl Runtime {
                 started.elapsed().as_millis()
             ),
         );
-        let body = cli::response(exit_code, &output);
+        if output.overflowed() {
+            let error = ErrorResponse::new(
+                "Hover.ResponseTooLarge",
+                format!(
+                    "`{}` wrote {} bytes of output, more than a Lambda response can carry; the first {} bytes are in the log",
+                    command.line,
+                    output.total_len(),
+                    output::LIMIT
+                ),
+            );
+            return self.answer_error(request_id, &error);
+        }
+        let body = cli::response(exit_code, output.kept());
         match self.api.send_response(request_id, &body) {
             Ok(Delivery::Accepted) => {}
             Ok(Delivery::TooLarge(answer)) => {
@@ -261,23 +274,7 @@ impl Runtime {
                         body.len()
                     ),
                 );
-                self.log.write(
-                    Level::Error,
-                    Some(request_id),
-                    &format!("{}: {}", error.error_type, error.error_message),
-                );
-                match self.api.send_error(request_id, &error) {
-                    // Lambda may have failed the invocation itself on the 413; either way
-                    // it has its one answer.
-                    Ok(()) | Err(RuntimeApiError::Rejected { status: 403, .. }) => {}
-                    Err(failure) => {
-                        self.log.write(
-                            Level::Error,
-                            Some(request_id),
-                            &format!("could not send the error: {failure}"),
-                        );
-                    }
-                }
+                self.answer_error(request_id, &error);
             }
             Err(failure) => self.log.write(
                 Level::Error,
@@ -287,18 +284,35 @@ impl Runtime {
         }
     }
 
+    fn log_output(&self, request_id: &str, output: &CapturedOutput) {
+        if !output.kept().is_empty() {
+            let text = String::from_utf8_lossy(output.kept());
+            self.log.write(Level::Info, Some(request_id), &text);
+        }
+    }
+
     fn answer_error(&self, request_id: &str, error: &ErrorResponse) {
         self.log.write(
             Level::Error,
             Some(request_id),
             &format!("{}: {}", error.error_type, error.error_message),
         );
-        if let Err(failure) = self.api.send_error(request_id, error) {
-            self.log.write(
+        match self.api.send_error(request_id, error) {
+            Ok(()) => {}
+            // Lambda has closed the invocation already (it failed it itself on a 413, or
+            // timed it out): it has had its one answer.
+            Err(RuntimeApiError::Rejected {
+                status: 403, body, ..
+            }) => self.log.write(
+                Level::Warn,
+                Some(request_id),
+                &format!("Lambda no longer takes an answer for this invocation: {body}"),
+            ),
+            Err(failure) => self.log.write(
                 Level::Error,
                 Some(request_id),
                 &format!("could not send the error: {failure}"),
-            );
+            ),
         }
     }
 
@@ -322,13 +336,7 @@ impl Runtime {
         else {
             return;
         };
-        if !output.is_empty() {
-            self.log.write(
-                Level::Info,
-                Some(request_id),
-                &String::from_utf8_lossy(&output),
-            );
-        }
+        self.log_output(request_id, &output);
         let error = ErrorResponse::new(
             "Hover.CommandTimeout",
             format!(
