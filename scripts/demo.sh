@@ -11,13 +11,14 @@ scripts/setup.sh
 source scripts/env.sh
 
 COMMAND="${1:-hover:greet World --times=2}"
-PORT=9470
+PORT="$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+API_PORT="$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 STORAGE="$(mktemp -d)"
 LOG="$STORAGE/runtime.log"
 LAMBDA_TASK_ROOT="$HOVER_EXAMPLE_APP" AWS_LAMBDA_FUNCTION_NAME=example-production-cli \
     HOVER_STORAGE_PATH="$STORAGE/storage" AWS_LAMBDA_FUNCTION_TIMEOUT=60 \
     "$HOVER_RIE" --runtime-interface-emulator-address "127.0.0.1:$PORT" \
-    --runtime-api-address "127.0.0.1:$((PORT + 1))" "$ROOT/docker/bootstrap" >"$LOG" 2>&1 &
+    --runtime-api-address "127.0.0.1:$API_PORT" "$ROOT/docker/bootstrap" >"$LOG" 2>&1 &
 RIE_PID=$!
 trap 'kill $RIE_PID 2>/dev/null; wait $RIE_PID 2>/dev/null; rm -rf "$STORAGE"' EXIT
 for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.1; done
