@@ -10,6 +10,7 @@ use ext_php_rs::flags::ClassFlags;
 use ext_php_rs::prelude::*;
 use ext_php_rs::types::ZendHashTable;
 use ext_php_rs::zend::ce;
+use hover_core::log::Level;
 use hover_core::runtime::Runtime;
 
 use crate::cli_invocation::PhpCliInvocation;
@@ -102,6 +103,11 @@ impl PhpRuntime {
             variables.insert(name.as_str(), value.as_str())?;
         }
         Ok(variables)
+    }
+
+    /// Writes a warning to the log (stderr), in the runtime's log format.
+    pub fn log_warning(&self, message: String) {
+        self.runtime.log(Level::Warn, None, &message);
     }
 
     /// Reports a failure of the PHP side of init (building the application) to `/init/error`.

@@ -64,7 +64,13 @@ final class Bootstrap
             throw new RuntimeException("the {$type} function type is not served by this version of the runtime");
         }
         $laravel = new LaravelApplication($runtime);
-        $laravel->cacheConfiguration();
+        try {
+            $laravel->cacheConfiguration();
+        } catch (Throwable $e) {
+            // The original runtime served on without the cache; so does this one.
+            $runtime->logWarning('the configuration could not be cached, the application reads it from its files: '
+                . $e->getMessage());
+        }
 
         return new CommandHandler($runtime, $laravel->create());
     }

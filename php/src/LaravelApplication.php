@@ -22,12 +22,12 @@ final class LaravelApplication
     public function __construct(private Runtime $runtime)
     {
         $this->basePath = $runtime->taskRoot();
-        require_once $this->basePath . '/vendor/autoload.php';
+        require_once $this->applicationFile('vendor/autoload.php');
     }
 
     public function create(): Application
     {
-        $app = require $this->basePath . '/bootstrap/app.php';
+        $app = require $this->applicationFile('bootstrap/app.php');
         if (!$app instanceof Application) {
             throw new RuntimeException("{$this->basePath}/bootstrap/app.php did not return a Laravel application");
         }
@@ -77,6 +77,18 @@ final class LaravelApplication
         if (!pcntl_wifexited($status) || pcntl_wexitstatus($status) !== 0) {
             throw new RuntimeException($failure !== '' ? $failure : "config:cache died (wait status {$status})");
         }
+    }
+
+    private function applicationFile(string $path): string
+    {
+        $file = "{$this->basePath}/{$path}";
+        if (!is_file($file)) {
+            throw new RuntimeException(
+                "{$file} does not exist: LAMBDA_TASK_ROOT must be a Laravel application with its dependencies"
+            );
+        }
+
+        return $file;
     }
 
     private function runConfigCache(): void

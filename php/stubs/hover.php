@@ -56,6 +56,11 @@ final class Runtime
     {
     }
 
+    /** Writes a warning to the log (stderr), in the runtime's log format. */
+    public function logWarning(string $message): void
+    {
+    }
+
     /** Reports a failure of the PHP side of init to /init/error. */
     public function reportInitError(string $errorType, string $message): void
     {

@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 import subprocess
 import time
 
@@ -172,7 +173,17 @@ def test_a_missing_application_is_reported_as_an_init_error(start_runtime, tmp_p
     runtime = start_runtime(LAMBDA_TASK_ROOT=tmp_path, HOVER_RUNTIME_DIR=ROOT / "example-app" / "hover_runtime")
     status, response = runtime.invoke_raw(b'{"command": "list"}')
     assert response["errorType"] == "Hover.BootstrapFailed", response
-    assert f"{tmp_path}/vendor/autoload.php" in response["errorMessage"]
+    assert f"{tmp_path}/vendor/autoload.php does not exist" in response["errorMessage"]
+
+
+def test_a_configuration_that_cannot_be_cached_is_served_uncached_with_a_warning(start_runtime, tmp_path):
+    app = tmp_path / "app"
+    shutil.copytree(ROOT / "example-app", app, dirs_exist_ok=True)
+    (app / "config" / "closures.php").write_text("<?php\n\nreturn ['greeter' => fn () => 'hi'];\n")
+    runtime = start_runtime(LAMBDA_TASK_ROOT=app)
+    assert runtime.command("hover:greet Uncached") == (0, "Hello, Uncached!\n")
+    assert "WARN\tthe configuration could not be cached, the application reads it from its files: " in runtime.log()
+    assert not (runtime.storage / "bootstrap" / "cache" / "config.php").exists()
 
 
 def test_a_function_type_this_version_does_not_serve_is_an_init_error(start_runtime):

@@ -99,6 +99,16 @@ final class RuntimeBootTest extends TestCase
         $this->assertSame('first', $report['secondBoot']);
     }
 
+    public function testWarningsAreLoggedInTheRuntimesFormat(): void
+    {
+        $this->writeManifest(['name' => 'shop']);
+        [, $stderr] = $this->boot('log-warning');
+        $this->assertMatchesRegularExpression("/^\\S+Z\tundefined\tWARN\tthe disk is nearly full$/m", $stderr);
+        [, $stderr] = $this->boot('log-warning', ['AWS_LAMBDA_LOG_FORMAT' => 'JSON']);
+        $record = json_decode(trim($stderr), true, 512, JSON_THROW_ON_ERROR);
+        $this->assertSame(['WARN', 'the disk is nearly full'], [$record['level'], $record['message']]);
+    }
+
     public function testTheFunctionTypeCanBeOverridden(): void
     {
         $this->writeManifest(['name' => 'shop']);
