@@ -5,6 +5,7 @@ declare(strict_types=1);
 namespace Hover;
 
 use Hover\Cli\CommandHandler;
+use Illuminate\Contracts\Console\Kernel;
 use RuntimeException;
 use Throwable;
 
@@ -64,15 +65,17 @@ final class Bootstrap
             throw new RuntimeException("the {$type} function type is not served by this version of the runtime");
         }
         $laravel = new LaravelApplication($runtime);
+        $app = $laravel->create();
+        $handler = new CommandHandler($runtime, $app);
         try {
-            $laravel->cacheConfiguration();
+            $laravel->cacheConfiguration($app->make(Kernel::class));
         } catch (Throwable $e) {
             // The original runtime served on without the cache; so does this one.
             $runtime->logWarning('the configuration could not be cached, the application reads it from its files: '
                 . $e->getMessage());
         }
 
-        return new CommandHandler($runtime, $laravel->create());
+        return $handler;
     }
 
     private static function describe(Throwable $e): string

@@ -4,10 +4,8 @@ declare(strict_types=1);
 
 namespace Hover;
 
-use Illuminate\Console\Application as Artisan;
 use Illuminate\Contracts\Console\Kernel;
 use Illuminate\Foundation\Application;
-use Illuminate\Support\Facades\Facade;
 use RuntimeException;
 use Throwable;
 
@@ -38,18 +36,22 @@ final class LaravelApplication
 
     /**
      * Caches the configuration as the original runtime did, with Laravel's own
-     * `config:cache` (the file goes where APP_CONFIG_CACHE points, under the storage path),
-     * so that the application that serves, and every php-fpm worker, starts from the cache.
+     * `config:cache`: the file goes where APP_CONFIG_CACHE points, under the storage path,
+     * for every later PHP process of this container (restarts, php-fpm workers).
      *
-     * The command builds applications of its own, which leave behind what cannot be undone
-     * in-process: shutdown and error handlers, the container and facade roots, Artisan
-     * bootstrappers. It therefore runs in a forked child when pcntl is there (the parent
-     * stays pristine), else in-process on a throwaway application.
+     * The command builds applications of its own whose handlers and statics cannot be
+     * undone in-process, so it runs in a fork of the bootstrapped application, which is the
+     * fastest way to run it. The child ends with SIGKILL, never destructing the objects it
+     * shares with the parent (a connection opened while booting would be closed under the
+     * parent). Without pcntl it runs as `php artisan config:cache`, as the original did.
+     *
+     * Call it before the first invocation: the extension starts its watchdog thread then,
+     * and a fork made afterwards would not have it.
      */
-    public function cacheConfiguration(): void
+    public function cacheConfiguration(Kernel $kernel): void
     {
-        if (!function_exists('pcntl_fork')) {
-            $this->runConfigCache();
+        if (!function_exists('pcntl_fork') || !function_exists('posix_kill')) {
+            $this->runArtisanConfigCache();
 
             return;
         }
@@ -61,21 +63,35 @@ final class LaravelApplication
         if ($pid === 0) {
             fclose($parentEnd);
             try {
-                $this->runConfigCache();
-                $failure = '';
+                $status = $kernel->call('config:cache');
+                $report = $status === 0
+                    ? 'ok'
+                    : "config:cache failed with status {$status}: " . trim($kernel->output());
             } catch (Throwable $e) {
-                $failure = $e->getMessage();
+                $report = 'config:cache failed: ' . $e->getMessage();
             }
-            fwrite($childEnd, $failure);
+            fwrite($childEnd, $report);
             fclose($childEnd);
-            exit($failure === '' ? 0 : 1);
+            posix_kill(posix_getpid(), SIGKILL);
         }
         fclose($childEnd);
-        $failure = stream_get_contents($parentEnd);
+        $report = stream_get_contents($parentEnd);
         fclose($parentEnd);
         pcntl_waitpid($pid, $status);
-        if (!pcntl_wifexited($status) || pcntl_wexitstatus($status) !== 0) {
-            throw new RuntimeException($failure !== '' ? $failure : "config:cache died (wait status {$status})");
+        if ($report !== 'ok') {
+            throw new RuntimeException($report !== '' ? $report : "config:cache died (wait status {$status})");
+        }
+    }
+
+    private function runArtisanConfigCache(): void
+    {
+        $command = [PHP_BINARY, "{$this->basePath}/artisan", 'config:cache', '--no-interaction'];
+        $descriptors = [0 => ['file', '/dev/null', 'r'], 1 => ['pipe', 'w'], 2 => ['redirect', 1]];
+        $process = proc_open($command, $descriptors, $pipes);
+        $output = stream_get_contents($pipes[1]);
+        $status = proc_close($process);
+        if ($status !== 0) {
+            throw new RuntimeException("php artisan config:cache failed with status {$status}: " . trim($output));
         }
     }
 
@@ -89,16 +105,5 @@ final class LaravelApplication
         }
 
         return $file;
-    }
-
-    private function runConfigCache(): void
-    {
-        $kernel = $this->create()->make(Kernel::class);
-        $status = $kernel->call('config:cache');
-        if ($status !== 0) {
-            throw new RuntimeException("config:cache failed with status {$status}: " . trim($kernel->output()));
-        }
-        Artisan::forgetBootstrappers();
-        Facade::clearResolvedInstances();
     }
 }

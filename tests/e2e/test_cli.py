@@ -149,6 +149,16 @@ def test_laravels_cache_files_go_under_the_storage_path(cli):
     assert not list((ROOT / "example-app" / "bootstrap" / "cache").glob("*.php")), "the app directory stays untouched"
 
 
+def test_without_pcntl_the_configuration_is_cached_by_an_artisan_subprocess(start_runtime, tmp_path):
+    ini = tmp_path / "ini"
+    ini.mkdir()
+    (ini / "no-fork.ini").write_text("disable_functions = pcntl_fork\n")
+    runtime = start_runtime(PHP_INI_SCAN_DIR=f":{ini}")
+    assert runtime.command("hover:greet Subprocess") == (0, "Hello, Subprocess!\n")
+    assert (runtime.storage / "bootstrap" / "cache" / "config.php").is_file()
+    assert "could not be cached" not in runtime.log()
+
+
 def test_json_log_format_gives_one_object_per_record(start_runtime):
     runtime = start_runtime(AWS_LAMBDA_LOG_FORMAT="JSON")
     assert runtime.command("hover:greet Json") == (0, "Hello, Json!\n")
