@@ -4,6 +4,7 @@ import json
 import re
 import shutil
 import subprocess
+import threading
 import time
 
 import pytest
@@ -85,8 +86,9 @@ def test_a_command_past_the_deadline_is_stopped_and_the_next_invocation_works(cl
     assert elapsed < 4, "answered before Lambda's own timeout of 4 s"
     assert cli.command("hover:greet Later") == (0, "Hello, Later!\n")
     log = cli.log()
-    assert "sleeping 30 s" in log, "the output so far is logged"
-    assert "woke up" not in log
+    stopped = re.search(r"\t([0-9a-f-]{36})\tINFO\tsleeping 30 s$", log, re.MULTILINE)
+    assert stopped, "the output so far is logged"
+    assert f"\t{stopped.group(1)}\tINFO\twoke up" not in log, "the command was stopped"
     assert "Task timed out" not in log, "Lambda never had to time the invocation out"
 
 
@@ -119,6 +121,23 @@ def test_output_is_logged_to_stderr_with_the_request_id(cli):
     request_id = match.group(1)
     assert f"START RequestId: {request_id}" in log, "the id is the invocation's"
     assert re.search(rf"\t{request_id}\tINFO\t`hover:greet Logged` exited with 0 in \d+ ms", log)
+
+
+def test_output_reaches_the_log_while_the_command_still_runs(cli):
+    finished = threading.Event()
+
+    def invoke():
+        cli.command("hover:sleep 2")
+        finished.set()
+
+    threading.Thread(target=invoke).start()
+    deadline = time.monotonic() + 1.5
+    while "INFO\tsleeping 2 s" not in cli.log() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert "INFO\tsleeping 2 s" in cli.log()
+    assert not finished.is_set(), "logged before the command ended"
+    assert finished.wait(10)
+    assert "INFO\twoke up" in cli.log()
 
 
 def test_a_response_too_large_for_lambda_is_an_error_and_the_loop_goes_on(cli):

@@ -165,10 +165,12 @@ impl Runtime {
         }
     }
 
-    /// Appends to the output of the command in flight.
+    /// Appends to the output of the command in flight, and logs its complete lines.
     pub fn capture_output(&self, bytes: &[u8]) {
         if let Some(in_flight) = self.in_flight().as_mut() {
             in_flight.output.push(bytes);
+            let lines = in_flight.output.take_unlogged(false);
+            self.log_output(&in_flight.command.context.request_id, lines);
         }
     }
 
@@ -238,10 +240,10 @@ impl Runtime {
         let InFlight {
             command,
             started,
-            output,
+            mut output,
         } = in_flight;
         let request_id = &command.context.request_id;
-        self.log_output(request_id, &output);
+        self.log_output(request_id, output.take_unlogged(true));
         self.log.write(
             Level::Info,
             Some(request_id),
@@ -284,10 +286,12 @@ impl Runtime {
         }
     }
 
-    fn log_output(&self, request_id: &str, output: &CapturedOutput) {
-        if !output.kept().is_empty() {
-            let text = String::from_utf8_lossy(output.kept());
-            self.log.write(Level::Info, Some(request_id), &text);
+    /// Logs output, a record a line, blank lines left out.
+    fn log_output(&self, request_id: &str, output: &[u8]) {
+        for line in String::from_utf8_lossy(output).lines() {
+            if !line.trim().is_empty() {
+                self.log.write(Level::Info, Some(request_id), line);
+            }
         }
     }
 
@@ -331,12 +335,12 @@ impl Runtime {
         let Some(InFlight {
             command,
             started,
-            output,
+            mut output,
         }) = in_flight
         else {
             return;
         };
-        self.log_output(request_id, &output);
+        self.log_output(request_id, output.take_unlogged(true));
         let error = ErrorResponse::new(
             "Hover.CommandTimeout",
             format!(
