@@ -235,3 +235,10 @@ def test_an_unreachable_runtime_api_ends_the_process_with_a_clear_message(tmp_pa
     stderr = finished.stderr.decode()
     assert f"the Lambda Runtime API at http://127.0.0.1:{closed_port}/2018-06-01/runtime/invocation/next is unreachable after 6 attempts" in stderr
     assert time.monotonic() - started < 15
+
+
+def test_php_lists_the_extension_as_hover():
+    extension = ROOT / "target" / "release" / "libhover.so"
+    modules = subprocess.run(["php8.2", "-d", f"extension={extension}", "-m"], capture_output=True, text=True, check=True)
+    assert "hover" in modules.stdout.split()
+    assert modules.stderr == ""
