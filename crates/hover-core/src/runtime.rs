@@ -177,16 +177,7 @@ impl Runtime {
     /// Answers the command in flight with its exit code and captured output. Returns false
     /// when `request_id` is not in flight (it was answered already).
     pub fn finish_command(&self, request_id: &str, exit_code: i64) -> bool {
-        let in_flight = {
-            let mut slot = self.in_flight();
-            match slot.as_ref() {
-                Some(in_flight) if in_flight.command.context.request_id == request_id => {
-                    slot.take()
-                }
-                _ => None,
-            }
-        };
-        let Some(in_flight) = in_flight else {
+        let Some(in_flight) = self.take_in_flight(request_id, false) else {
             self.wait_while_stopping();
             return false;
         };
@@ -322,21 +313,11 @@ impl Runtime {
 
     /// The watchdog's alarm: answers the invocation with a timeout error, then restarts.
     fn stop_for_deadline(&self, request_id: &str) {
-        let in_flight = {
-            let mut slot = self.in_flight();
-            match slot.as_ref() {
-                Some(in_flight) if in_flight.command.context.request_id == request_id => {
-                    self.stopping.store(true, Ordering::SeqCst);
-                    slot.take()
-                }
-                _ => None,
-            }
-        };
         let Some(InFlight {
             command,
             started,
             mut output,
-        }) = in_flight
+        }) = self.take_in_flight(request_id, true)
         else {
             return;
         };
@@ -352,6 +333,20 @@ impl Runtime {
         );
         self.answer_error(request_id, &error);
         self.restart();
+    }
+
+    /// Takes the invocation in flight if it is `request_id`. With `stopping`, marks the
+    /// process as about to restart in the same critical section, so that whoever finds the
+    /// slot empty afterwards also finds the mark.
+    fn take_in_flight(&self, request_id: &str, stopping: bool) -> Option<InFlight> {
+        let mut slot = self.in_flight();
+        if slot.as_ref()?.command.context.request_id != request_id {
+            return None;
+        }
+        if stopping {
+            self.stopping.store(true, Ordering::SeqCst);
+        }
+        slot.take()
     }
 
     fn in_flight(&self) -> MutexGuard<'_, Option<InFlight>> {
