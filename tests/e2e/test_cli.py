@@ -77,6 +77,13 @@ def test_a_fatal_error_is_answered_with_its_message_and_the_runtime_keeps_servin
     assert "not instantiable" not in log, "no handler left behind by config:cache fails at shutdown"
 
 
+def test_a_process_the_command_forks_never_answers_for_it(cli):
+    abandoned = cli.log().count("ended the PHP process")
+    assert cli.command("hover:fork") == (0, "child exited with 0\n")
+    assert cli.command("hover:greet Single") == (0, "Hello, Single!\n")
+    assert cli.log().count("ended the PHP process") == abandoned, "the child's exit is not the command's"
+
+
 def test_a_command_past_the_deadline_is_stopped_and_the_next_invocation_works(cli):
     started = time.monotonic()
     response = cli.invoke({"command": "hover:sleep 30"})

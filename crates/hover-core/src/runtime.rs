@@ -52,6 +52,9 @@ pub struct Runtime {
     /// Set once the watchdog has taken an invocation to stop it: the process is about to
     /// be replaced.
     stopping: AtomicBool,
+    /// The process that booted. A child that PHP code forks shares this memory but must
+    /// never answer, or restart as a second runtime.
+    pid: u32,
 }
 
 impl Runtime {
@@ -93,6 +96,7 @@ impl Runtime {
             watchdog: Watchdog::default(),
             watchdog_started: Once::new(),
             stopping: AtomicBool::new(false),
+            pid: std::process::id(),
         })
     }
 
@@ -175,8 +179,12 @@ impl Runtime {
     }
 
     /// Answers the command in flight with its exit code and captured output. Returns false
-    /// when `request_id` is not in flight (it was answered already).
+    /// when `request_id` is not in flight (it was answered already), or when called in a
+    /// process forked from the runtime, which never answers.
     pub fn finish_command(&self, request_id: &str, exit_code: i64) -> bool {
+        if !self.is_booted_process() {
+            return false;
+        }
         let Some(in_flight) = self.take_in_flight(request_id, false) else {
             self.wait_while_stopping();
             return false;
@@ -188,8 +196,12 @@ impl Runtime {
 
     /// Called when PHP shuts down: answers a command that ended the process (`exit()`, a
     /// fatal error) with `exit_status`. Returns whether there was one, in which case the
-    /// caller restarts the process so that it keeps serving.
+    /// caller restarts the process so that it keeps serving. In a process forked by the
+    /// command, it does nothing: the command goes on in the parent.
     pub fn answer_abandoned(&self, exit_status: i64) -> bool {
+        if !self.is_booted_process() {
+            return false;
+        }
         let Some(in_flight) = self.in_flight().take() else {
             self.wait_while_stopping();
             return false;
@@ -205,6 +217,10 @@ impl Runtime {
         );
         self.answer_command(in_flight, exit_status);
         true
+    }
+
+    fn is_booted_process(&self) -> bool {
+        std::process::id() == self.pid
     }
 
     /// Once the watchdog has taken the invocation in flight, it answers it and replaces the

@@ -20,6 +20,7 @@ class Kernel extends ConsoleKernel
         Commands\Flood::class,
         Commands\InstanceCalls::class,
         Commands\ExhaustMemory::class,
+        Commands\Fork::class,
     ];
 
     protected function schedule(Schedule $schedule)
