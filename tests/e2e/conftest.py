@@ -138,7 +138,3 @@ def cli(tmp_path_factory):
     runtime = Runtime(tmp_path_factory.mktemp("cli"), function_timeout=4)
     yield runtime
     runtime.stop()
-
-
-def decode(response):
-    return base64.b64decode(response["output"]).decode()

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, decode, free_port, runtime_environment
+from conftest import ROOT, free_port, runtime_environment
 
 
 def test_a_command_gets_its_arguments_and_options(cli):

@@ -62,7 +62,14 @@ impl Runtime {
     /// reported to `/init/error` and stderr before it is returned.
     pub fn boot() -> Result<Self, InitError> {
         let log = LogFormat::from_setting(std::env::var("AWS_LAMBDA_LOG_FORMAT").ok().as_deref());
-        Self::init(log).inspect_err(|error| report_init_error(log, error))
+        Self::init(log).inspect_err(|error| {
+            // Init failed before it had a client: make one if the Runtime API is known.
+            let api = std::env::var("AWS_LAMBDA_RUNTIME_API")
+                .ok()
+                .map(|address| RuntimeApiClient::new(&address));
+            let response = ErrorResponse::new(error.error_type, &error.message);
+            report_init_error(log, api.as_ref(), &response);
+        })
     }
 
     fn init(log: LogFormat) -> Result<Self, InitError> {
@@ -119,16 +126,11 @@ impl Runtime {
 
     /// Reports an init failure found after native init (by the PHP bootstrap).
     pub fn report_init_error(&self, error_type: &str, message: &str) {
-        self.log
-            .write(Level::Error, None, &format!("{error_type}: {message}"));
-        let error = ErrorResponse::new(error_type, message);
-        if let Err(failure) = self.api.send_init_error(&error) {
-            self.log.write(
-                Level::Error,
-                None,
-                &format!("could not report the init error: {failure}"),
-            );
-        }
+        report_init_error(
+            self.log,
+            Some(&self.api),
+            &ErrorResponse::new(error_type, message),
+        );
     }
 
     /// Waits for the next CLI invocation. Events that are not CLI events are answered with
@@ -388,17 +390,14 @@ pub fn export_trace_id(trace_id: Option<&str>) {
     }
 }
 
-fn report_init_error(log: LogFormat, error: &InitError) {
+/// Logs an init failure and reports it to `/init/error` when the Runtime API is known.
+fn report_init_error(log: LogFormat, api: Option<&RuntimeApiClient>, error: &ErrorResponse) {
     log.write(
         Level::Error,
         None,
-        &format!("{}: {}", error.error_type, error.message),
+        &format!("{}: {}", error.error_type, error.error_message),
     );
-    let Ok(address) = std::env::var("AWS_LAMBDA_RUNTIME_API") else {
-        return;
-    };
-    let response = ErrorResponse::new(error.error_type, &error.message);
-    if let Err(failure) = RuntimeApiClient::new(&address).send_init_error(&response) {
+    if let Some(Err(failure)) = api.map(|api| api.send_init_error(error)) {
         log.write(
             Level::Error,
             None,
