@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod context;
+pub mod dotenv;
 pub mod error_response;
 pub mod function_type;
 pub mod init;
