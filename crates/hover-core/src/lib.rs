@@ -17,4 +17,5 @@ pub mod output;
 pub mod restart;
 pub mod runtime;
 pub mod runtime_api;
+pub mod secrets;
 mod watchdog;

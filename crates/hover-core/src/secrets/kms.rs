@@ -1,0 +1,188 @@
+//! AWS KMS, for the data keys of secrets files.
+//!
+//! [`KeyService`] is the two calls the secrets need: GenerateDataKey (encrypting) and
+//! Decrypt (unwrapping a data key). [`AwsKms`] makes them with aws-sdk-kms, configured the
+//! standard way (credential chain, `AWS_REGION`, `AWS_ENDPOINT_URL_KMS` / `AWS_ENDPOINT_URL`),
+//! on a single-threaded tokio runtime that lives only as long as the client: the runtime
+//! creates it at init, when a secrets file exists, and drops it once the file is open.
+
+use std::fmt;
+
+use aws_config::BehaviorVersion;
+use aws_sdk_kms::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_kms::primitives::Blob;
+use aws_sdk_kms::types::DataKeySpec;
+use zeroize::Zeroizing;
+
+/// KMS encryption context: name/value pairs bound to a wrapped key.
+pub type EncryptionContext<'a> = [(&'a str, &'a str)];
+
+/// A fresh data key: its plaintext and the same key wrapped by KMS.
+pub struct DataKey {
+    pub plaintext: Zeroizing<Vec<u8>>,
+    pub wrapped: Vec<u8>,
+}
+
+/// The KMS calls secrets files need.
+pub trait KeyService {
+    /// A new AES-256 data key under `key_id`, bound to `context`.
+    fn generate_data_key(
+        &self,
+        key_id: &str,
+        context: &EncryptionContext,
+    ) -> Result<DataKey, KmsError>;
+
+    /// Unwraps a data key; KMS checks that `key_id` wrapped it under `context`.
+    fn decrypt(
+        &self,
+        key_id: &str,
+        wrapped: &[u8],
+        context: &EncryptionContext,
+    ) -> Result<Zeroizing<Vec<u8>>, KmsError>;
+}
+
+/// A failed KMS call, sorted by what the user has to do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KmsError {
+    pub kind: KmsErrorKind,
+    /// KMS's code and message, or the transport's error. Never key material.
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KmsErrorKind {
+    /// The caller may not use the key.
+    AccessDenied,
+    /// No such key or alias.
+    NotFound,
+    /// The wrapped key does not open: another encryption context, or altered bytes.
+    InvalidCiphertext,
+    /// The wrapped key was made by another key than the one named.
+    IncorrectKey,
+    /// The key exists but is disabled, pending deletion, or not for encryption.
+    KeyUnusable,
+    /// KMS could not be reached or failed.
+    Unavailable,
+}
+
+impl fmt::Display for KmsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.detail)
+    }
+}
+
+impl KmsError {
+    fn from_sdk<E, R>(error: SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: fmt::Debug,
+    {
+        let kind = match error.code() {
+            Some("AccessDeniedException") => KmsErrorKind::AccessDenied,
+            Some("NotFoundException") => KmsErrorKind::NotFound,
+            Some("InvalidCiphertextException") => KmsErrorKind::InvalidCiphertext,
+            Some("IncorrectKeyException") => KmsErrorKind::IncorrectKey,
+            Some(
+                "DisabledException"
+                | "KMSInvalidStateException"
+                | "KeyUnavailableException"
+                | "InvalidKeyUsageException",
+            ) => KmsErrorKind::KeyUnusable,
+            _ => KmsErrorKind::Unavailable,
+        };
+        let detail = match (error.code(), error.message()) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            (Some(code), None) => code.to_owned(),
+            _ => DisplayErrorContext(&error).to_string(),
+        };
+        Self { kind, detail }
+    }
+}
+
+/// KMS through aws-sdk-kms.
+pub struct AwsKms {
+    runtime: tokio::runtime::Runtime,
+    client: aws_sdk_kms::Client,
+}
+
+impl AwsKms {
+    /// A client configured from the environment, as every AWS SDK configures itself.
+    pub fn from_environment() -> Result<Self, KmsError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|error| KmsError {
+                kind: KmsErrorKind::Unavailable,
+                detail: format!("cannot start the KMS client: {error}"),
+            })?;
+        let config = runtime.block_on(aws_config::defaults(BehaviorVersion::latest()).load());
+        Ok(Self {
+            client: aws_sdk_kms::Client::new(&config),
+            runtime,
+        })
+    }
+}
+
+impl KeyService for AwsKms {
+    fn generate_data_key(
+        &self,
+        key_id: &str,
+        context: &EncryptionContext,
+    ) -> Result<DataKey, KmsError> {
+        let mut request = self
+            .client
+            .generate_data_key()
+            .key_id(key_id)
+            .key_spec(DataKeySpec::Aes256);
+        for (name, value) in context {
+            request = request.encryption_context(*name, *value);
+        }
+        let output = self
+            .runtime
+            .block_on(request.send())
+            .map_err(KmsError::from_sdk)?;
+        let missing = |what: &str| KmsError {
+            kind: KmsErrorKind::Unavailable,
+            detail: format!("KMS GenerateDataKey returned no {what}"),
+        };
+        Ok(DataKey {
+            plaintext: Zeroizing::new(
+                output
+                    .plaintext
+                    .ok_or_else(|| missing("plaintext"))?
+                    .into_inner(),
+            ),
+            wrapped: output
+                .ciphertext_blob
+                .ok_or_else(|| missing("ciphertext"))?
+                .into_inner(),
+        })
+    }
+
+    fn decrypt(
+        &self,
+        key_id: &str,
+        wrapped: &[u8],
+        context: &EncryptionContext,
+    ) -> Result<Zeroizing<Vec<u8>>, KmsError> {
+        let mut request = self
+            .client
+            .decrypt()
+            .key_id(key_id)
+            .ciphertext_blob(Blob::new(wrapped));
+        for (name, value) in context {
+            request = request.encryption_context(*name, *value);
+        }
+        let output = self
+            .runtime
+            .block_on(request.send())
+            .map_err(KmsError::from_sdk)?;
+        output
+            .plaintext
+            .map(|plaintext| Zeroizing::new(plaintext.into_inner()))
+            .ok_or_else(|| KmsError {
+                kind: KmsErrorKind::Unavailable,
+                detail: "KMS Decrypt returned no plaintext".into(),
+            })
+    }
+}
