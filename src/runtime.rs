@@ -96,6 +96,12 @@ impl PhpRuntime {
         self.runtime.manifest().name.clone()
     }
 
+    /// Whether Laravel's configuration may be cached to a file: not when secrets were
+    /// loaded, since the cache would hold them in plaintext on disk.
+    pub fn may_cache_configuration(&self) -> bool {
+        self.runtime.may_cache_configuration()
+    }
+
     /// The variables init exported, for the bootstrap to copy into `$_ENV` and `$_SERVER`.
     pub fn environment(&self) -> PhpResult<ZBox<ZendHashTable>> {
         let mut variables = ZendHashTable::new();

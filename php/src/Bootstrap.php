@@ -67,6 +67,9 @@ final class Bootstrap
         $laravel = new LaravelApplication($runtime);
         $app = $laravel->create();
         $handler = new CommandHandler($runtime, $app);
+        if (!$runtime->mayCacheConfiguration()) {
+            return $handler;
+        }
         try {
             $laravel->cacheConfiguration($app->make(Kernel::class));
         } catch (Throwable $e) {

@@ -51,6 +51,14 @@ final class Runtime
     {
     }
 
+    /**
+     * Whether Laravel's configuration may be cached to a file: not when secrets were loaded,
+     * since the cache would hold their values in plaintext on disk.
+     */
+    public function mayCacheConfiguration(): bool
+    {
+    }
+
     /** @return array<string, string> the variables init exported, for $_ENV and $_SERVER */
     public function environment(): array
     {

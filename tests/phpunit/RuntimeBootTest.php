@@ -61,12 +61,29 @@ final class RuntimeBootTest extends TestCase
         $this->assertSame($this->directory, $report['taskRoot']);
         $this->assertSame($this->directory . '/hover_runtime', $report['runtimeDir']);
         $this->assertSame($this->directory . '/storage', $report['storagePath']);
+        $this->assertTrue($report['mayCacheConfiguration'], 'no secrets file, so the config may be cached');
         $folders = [
             'app/public', 'bootstrap/cache', 'framework/cache/data', 'framework/sessions', 'framework/views', 'logs',
         ];
         foreach ($folders as $folder) {
             $this->assertDirectoryExists("{$this->directory}/storage/{$folder}");
         }
+    }
+
+    public function testAGarbledSecretsFileFailsBootWithoutCallingKms(): void
+    {
+        $this->writeManifest(['name' => 'shop']);
+        file_put_contents($this->directory . '/hover_runtime/.env', "DB_PASSWORD=hunter2\n");
+        // No KMS is reachable: the file is refused before any call would be made.
+        [$report, $stderr] = $this->boot('', ['AWS_ENDPOINT_URL_KMS' => 'http://127.0.0.1:9']);
+
+        $this->assertSame('Hover\\InitException', $report['exception']);
+        $this->assertStringStartsWith(
+            "Hover.SecretsGarbled: {$this->directory}/hover_runtime/.env: the secrets file is garbled",
+            $report['message']
+        );
+        $this->assertStringContainsString('Hover.SecretsGarbled', $stderr);
+        $this->assertStringNotContainsString('hunter2', $report['message'] . $stderr);
     }
 
     public function testBootExportsTheEnvironmentButNeverLambdasOwn(): void

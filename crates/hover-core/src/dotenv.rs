@@ -12,8 +12,9 @@
 //!
 //! Written here rather than taken from a crate: the Rust dotenv crates follow Ruby's or
 //! their own grammar, which differs from phpdotenv's on quoting, escapes and comments. One
-//! deliberate difference: phpdotenv silently drops a quoted value that is never closed;
-//! here that is an error, since it would silently lose a secret.
+//! deliberate differences: phpdotenv silently drops a quoted value that is never closed,
+//! and accepts a NUL byte in a value; here both are errors, since the first would silently
+//! lose a secret and the second cannot be put in the process environment.
 //!
 //! Errors name the line and, once it is known to be a valid name, the variable; never a
 //! value, since the text is secret.
@@ -58,6 +59,7 @@ pub enum Problem {
     UnsupportedEscape,
     MissingClosingQuote,
     UnclosedMultilineValue,
+    NulInValue,
 }
 
 impl fmt::Display for DotenvError {
@@ -82,6 +84,7 @@ impl fmt::Display for DotenvError {
             Problem::UnclosedMultilineValue => {
                 "the double-quoted value opened on this line is never closed"
             }
+            Problem::NulInValue => "the value holds a NUL byte, which no environment variable can",
         })
     }
 }
@@ -119,7 +122,10 @@ pub struct Loaded {
 
 /// Loads entries over an environment that `existing` looks up: names it knows are left to
 /// it (and listed as shadowed), `${NAME}` reads it, or the entries loaded so far.
-pub fn load(entries: &[Entry], existing: impl Fn(&str) -> Option<String>) -> Loaded {
+pub fn load<'a>(
+    entries: impl IntoIterator<Item = &'a Entry>,
+    existing: impl Fn(&str) -> Option<String>,
+) -> Loaded {
     let mut loaded = Loaded::default();
     for entry in entries {
         if existing(&entry.name).is_some() {
@@ -302,7 +308,13 @@ fn parse_entry(line: usize, raw: &str) -> Result<Entry, DotenvError> {
     let name = parse_name(name).ok_or_else(|| error(None, Problem::InvalidName))?;
     let value = match value {
         None => None,
-        Some(value) => Some(parse_value(value).map_err(|problem| error(Some(name), problem))?),
+        Some(value) => {
+            let value = parse_value(value).map_err(|problem| error(Some(name), problem))?;
+            if value.chars.contains('\0') {
+                return Err(error(Some(name), Problem::NulInValue));
+            }
+            Some(value)
+        }
     };
     Ok(Entry {
         name: name.to_owned(),
@@ -564,7 +576,7 @@ mod tests {
 
     #[test]
     fn errors_name_the_line_and_never_the_value() {
-        let cases: [(&str, usize, Option<&str>, Problem); 7] = [
+        let cases: [(&str, usize, Option<&str>, Problem); 8] = [
             (
                 "OK=1\nPASSWORD=s3cret value\n",
                 2,
@@ -592,6 +604,12 @@ mod tests {
                 Problem::UnclosedMultilineValue,
             ),
             ("export A=s3cret", 1, None, Problem::InvalidName),
+            (
+                "PASSWORD=\"s3cret\0\"",
+                1,
+                Some("PASSWORD"),
+                Problem::NulInValue,
+            ),
         ];
         for (text, line, name, expected) in cases {
             let error = problem(text);

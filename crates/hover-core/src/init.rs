@@ -7,8 +7,12 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use zeroize::Zeroizing;
+
+use crate::dotenv::{self, Entry};
 use crate::function_type::FunctionType;
 use crate::manifest::{Manifest, ManifestError};
+use crate::secrets::SecretsError;
 
 /// A failed init, reported to `/init/error` and stderr before the process exits.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +33,17 @@ impl InitError {
 impl From<ManifestError> for InitError {
     fn from(ManifestError(message): ManifestError) -> Self {
         Self::new("Hover.InvalidManifest", message)
+    }
+}
+
+impl From<SecretsError> for InitError {
+    fn from(
+        SecretsError {
+            error_type,
+            message,
+        }: SecretsError,
+    ) -> Self {
+        Self::new(error_type, message)
     }
 }
 
@@ -78,6 +93,11 @@ impl Settings {
     pub fn manifest_path(&self) -> PathBuf {
         self.runtime_dir.join("manifest.json")
     }
+
+    /// The encrypted secrets file, which may be absent.
+    pub fn secrets_path(&self) -> PathBuf {
+        self.runtime_dir.join(".env")
+    }
 }
 
 /// The folders of a Laravel storage path, including the one that holds Laravel's cache
@@ -109,50 +129,97 @@ pub fn create_storage(storage_path: &Path) -> Result<(), InitError> {
     Ok(())
 }
 
-/// Variables that belong to Lambda. Nothing the runtime loads may overwrite them.
-pub fn is_reserved(name: &str) -> bool {
-    name.starts_with("AWS_")
-        || name.starts_with("LAMBDA_")
+/// Whether a variable belongs to Lambda, which nothing the runtime loads may overwrite:
+/// `LAMBDA_*`, `AWS_LAMBDA_*`, `_X_AMZN_TRACE_ID`, `_HANDLER`, and any other `AWS_*` that
+/// Lambda has set. An `AWS_*` name Lambda leaves unset, such as Laravel's `AWS_BUCKET`, is
+/// the application's.
+pub fn is_reserved(name: &str, set_by_lambda: bool) -> bool {
+    name.starts_with("LAMBDA_")
+        || name.starts_with("AWS_LAMBDA_")
         || name == "_X_AMZN_TRACE_ID"
         || name == "_HANDLER"
+        || (name.starts_with("AWS_") && set_by_lambda)
 }
 
-/// The environment init exports, later entries taking precedence over earlier ones:
-/// Laravel's cache paths under the storage path, then the manifest's `environment`
-/// (which may move them), then `HOVER_BUILD_ID`. Reserved names are left out and returned
-/// apart, so that the caller can say they were ignored.
+/// The environment init exports, and what it left out.
+#[derive(Debug, Default)]
+pub struct Environment {
+    /// Names and values in the order they are set; values may be secrets.
+    pub variables: Vec<(String, Zeroizing<String>)>,
+    /// Manifest entries left out because Lambda's variable of that name wins.
+    pub ignored: Vec<String>,
+    /// Secrets left out because the manifest or the process environment sets that name.
+    pub shadowed: Vec<String>,
+}
+
+/// The environment init exports over the process environment, which `process` looks up.
+/// Later layers win, except where a layer only fills in:
+/// 1. Laravel's cache paths under the storage path;
+/// 2. the manifest's `environment`, over the process environment and the cache paths;
+/// 3. `HOVER_BUILD_ID` from `build_details.id`;
+/// 4. the secrets, immutably, as the original runtime's `Dotenv::createImmutable` loaded
+///    them: only names that none of the above nor the process environment sets.
+///
+/// Lambda's own variables ([`is_reserved`]) are never overwritten.
 pub fn environment(
     manifest: &Manifest,
     storage_path: &Path,
-) -> (Vec<(String, String)>, Vec<String>) {
+    secrets: &[Entry],
+    process: impl Fn(&str) -> Option<String>,
+) -> Environment {
     let cache = storage_path.join("bootstrap/cache");
-    let cache_file = |file: &str| cache.join(file).to_string_lossy().into_owned();
-    let mut exported: Vec<(String, String)> = [
-        ("APP_CONFIG_CACHE", "config.php"),
-        ("APP_SERVICES_CACHE", "services.php"),
-        ("APP_PACKAGES_CACHE", "packages.php"),
-        ("APP_ROUTES_CACHE", "routes-v7.php"),
-        ("APP_EVENTS_CACHE", "events.php"),
-    ]
-    .into_iter()
-    .map(|(name, file)| (name.to_owned(), cache_file(file)))
-    .collect();
-    let mut ignored = Vec::new();
+    let cache_file = |file: &str| Zeroizing::new(cache.join(file).to_string_lossy().into_owned());
+    let mut environment = Environment {
+        variables: [
+            ("APP_CONFIG_CACHE", "config.php"),
+            ("APP_SERVICES_CACHE", "services.php"),
+            ("APP_PACKAGES_CACHE", "packages.php"),
+            ("APP_ROUTES_CACHE", "routes-v7.php"),
+            ("APP_EVENTS_CACHE", "events.php"),
+        ]
+        .into_iter()
+        .map(|(name, file)| (name.to_owned(), cache_file(file)))
+        .collect(),
+        ..Environment::default()
+    };
     let build_id = manifest
         .build_id
         .iter()
         .map(|id| ("HOVER_BUILD_ID".to_owned(), id.clone()));
     for (name, value) in manifest.environment.iter().cloned().chain(build_id) {
-        if is_reserved(&name) {
-            ignored.push(name);
+        if is_reserved(&name, process(&name).is_some()) {
+            environment.ignored.push(name);
             continue;
         }
-        match exported.iter_mut().find(|(existing, _)| *existing == name) {
+        let value = Zeroizing::new(value);
+        match environment
+            .variables
+            .iter_mut()
+            .find(|(existing, _)| *existing == name)
+        {
             Some(entry) => entry.1 = value,
-            None => exported.push((name, value)),
+            None => environment.variables.push((name, value)),
         }
     }
-    (exported, ignored)
+    let exported = |name: &str| {
+        environment
+            .variables
+            .iter()
+            .find(|(exported, _)| exported == name)
+            .map(|(_, value)| value.as_str().to_owned())
+    };
+    let (reserved, secrets): (Vec<&Entry>, Vec<&Entry>) = secrets
+        .iter()
+        .partition(|entry| is_reserved(&entry.name, false));
+    let loaded = dotenv::load(secrets, |name| exported(name).or_else(|| process(name)));
+    environment.variables.extend(loaded.variables);
+    environment.shadowed = loaded.shadowed;
+    for entry in reserved {
+        if !environment.shadowed.contains(&entry.name) {
+            environment.shadowed.push(entry.name.clone());
+        }
+    }
+    environment
 }
 
 #[cfg(test)]
@@ -237,6 +304,14 @@ mod tests {
         fs::remove_dir_all(root).unwrap();
     }
 
+    fn get<'a>(environment: &'a Environment, name: &str) -> Option<&'a str> {
+        environment
+            .variables
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     #[test]
     fn environment_layers_cache_paths_manifest_and_build_id() {
         let manifest = Manifest {
@@ -245,32 +320,33 @@ mod tests {
                 ("APP_ENV".into(), "production".into()),
                 ("APP_ROUTES_CACHE".into(), "/elsewhere/routes.php".into()),
                 ("AWS_REGION".into(), "mars-1".into()),
+                ("AWS_BUCKET".into(), "shop-assets".into()),
                 ("HOVER_BUILD_ID".into(), "from-environment".into()),
             ],
             build_id: Some("b-9".into()),
         };
-        let (exported, ignored) = environment(&manifest, Path::new("/tmp/s"));
-        let get = |name: &str| {
-            exported
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.as_str())
-        };
+        let process = lookup(&[("AWS_REGION", "eu-west-1"), ("APP_ENV", "local")]);
+        let exported = environment(&manifest, Path::new("/tmp/s"), &[], process);
         assert_eq!(
-            get("APP_CONFIG_CACHE"),
+            get(&exported, "APP_CONFIG_CACHE"),
             Some("/tmp/s/bootstrap/cache/config.php")
         );
         assert_eq!(
-            get("APP_EVENTS_CACHE"),
+            get(&exported, "APP_EVENTS_CACHE"),
             Some("/tmp/s/bootstrap/cache/events.php")
         );
-        assert_eq!(get("APP_ROUTES_CACHE"), Some("/elsewhere/routes.php"));
-        assert_eq!(get("APP_ENV"), Some("production"));
-        assert_eq!(get("HOVER_BUILD_ID"), Some("b-9"));
-        assert_eq!(get("AWS_REGION"), None);
-        assert_eq!(ignored, vec!["AWS_REGION".to_string()]);
+        assert_eq!(
+            get(&exported, "APP_ROUTES_CACHE"),
+            Some("/elsewhere/routes.php")
+        );
+        assert_eq!(get(&exported, "APP_ENV"), Some("production"));
+        assert_eq!(get(&exported, "HOVER_BUILD_ID"), Some("b-9"));
+        assert_eq!(get(&exported, "AWS_REGION"), None);
+        assert_eq!(get(&exported, "AWS_BUCKET"), Some("shop-assets"));
+        assert_eq!(exported.ignored, vec!["AWS_REGION".to_string()]);
         assert_eq!(
             exported
+                .variables
                 .iter()
                 .filter(|(n, _)| n == "HOVER_BUILD_ID")
                 .count(),
@@ -279,18 +355,62 @@ mod tests {
     }
 
     #[test]
+    fn secrets_fill_in_what_the_manifest_and_the_function_do_not_set() {
+        let manifest = Manifest {
+            name: "shop".into(),
+            environment: vec![("DB_HOST".into(), "db.manifest".into())],
+            build_id: None,
+        };
+        let secrets = dotenv::parse(
+            b"DB_HOST=db.secret\nDB_PASSWORD=pw\nMAIL_HOST=mail.secret\nAWS_REGION=mars-1\n\
+              LAMBDA_TASK_ROOT=/x\n_X_AMZN_TRACE_ID=Root=1\nAWS_BUCKET=from-secrets\n\
+              DSN=\"mysql://${DB_HOST}/${APP_NAME}:${DB_PASSWORD}\"\n",
+        )
+        .unwrap();
+        let process = lookup(&[
+            ("AWS_REGION", "eu-west-1"),
+            ("MAIL_HOST", "mail.function"),
+            ("APP_NAME", "shop"),
+        ]);
+        let exported = environment(&manifest, Path::new("/s"), &secrets, process);
+        assert_eq!(get(&exported, "DB_HOST"), Some("db.manifest"));
+        assert_eq!(get(&exported, "DB_PASSWORD"), Some("pw"));
+        assert_eq!(
+            get(&exported, "MAIL_HOST"),
+            None,
+            "the function's own value stays"
+        );
+        assert_eq!(get(&exported, "AWS_REGION"), None);
+        assert_eq!(get(&exported, "LAMBDA_TASK_ROOT"), None);
+        assert_eq!(get(&exported, "_X_AMZN_TRACE_ID"), None);
+        assert_eq!(get(&exported, "AWS_BUCKET"), Some("from-secrets"));
+        assert_eq!(get(&exported, "DSN"), Some("mysql://db.manifest/shop:pw"));
+        assert_eq!(
+            exported.shadowed,
+            [
+                "DB_HOST",
+                "MAIL_HOST",
+                "AWS_REGION",
+                "LAMBDA_TASK_ROOT",
+                "_X_AMZN_TRACE_ID"
+            ]
+        );
+    }
+
+    #[test]
     fn lambdas_variables_are_reserved() {
         for name in [
-            "AWS_REGION",
             "AWS_LAMBDA_RUNTIME_API",
+            "AWS_LAMBDA_LOG_FORMAT",
             "LAMBDA_TASK_ROOT",
             "_X_AMZN_TRACE_ID",
             "_HANDLER",
         ] {
-            assert!(is_reserved(name), "{name}");
+            assert!(is_reserved(name, false), "{name}");
         }
-        for name in ["APP_KEY", "DB_HOST", "XAWS_", "HANDLER"] {
-            assert!(!is_reserved(name), "{name}");
+        assert!(is_reserved("AWS_REGION", true));
+        for name in ["AWS_BUCKET", "APP_KEY", "DB_HOST", "XAWS_", "HANDLER"] {
+            assert!(!is_reserved(name, false), "{name}");
         }
     }
 }

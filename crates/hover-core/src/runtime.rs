@@ -11,6 +11,8 @@ use std::sync::{Mutex, MutexGuard, Once, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use zeroize::Zeroizing;
+
 use crate::cli;
 use crate::context::Context;
 use crate::error_response::ErrorResponse;
@@ -20,6 +22,7 @@ use crate::manifest::Manifest;
 use crate::output::{self, CapturedOutput};
 use crate::restart::Restart;
 use crate::runtime_api::{Delivery, RuntimeApiClient, RuntimeApiError};
+use crate::secrets::{self, kms::AwsKms};
 use crate::watchdog::Watchdog;
 
 /// How long before Lambda's deadline a command still running is stopped, leaving time to
@@ -42,7 +45,9 @@ struct InFlight {
 pub struct Runtime {
     settings: Settings,
     manifest: Manifest,
-    environment: Vec<(String, String)>,
+    environment: Vec<(String, Zeroizing<String>)>,
+    /// Whether a secrets file was loaded, whose values Laravel's config cache would hold.
+    has_secrets: bool,
     log: LogFormat,
     api: RuntimeApiClient,
     restart: Restart,
@@ -80,22 +85,51 @@ impl Runtime {
         let settings = Settings::from_env(|name| std::env::var(name).ok())?;
         let manifest = Manifest::load(&settings.manifest_path())?;
         init::create_storage(&settings.storage_path)?;
-        let (environment, ignored) = init::environment(&manifest, &settings.storage_path);
-        for name in ignored {
+        let started = Instant::now();
+        let secrets = secrets::load(
+            &settings.secrets_path(),
+            &manifest.name,
+            AwsKms::from_environment,
+        )?;
+        if let Some(secrets) = &secrets {
+            log.write(
+                Level::Info,
+                None,
+                &format!(
+                    "secrets: {} entries from {} ({} format) decrypted in {:.1} ms",
+                    secrets.entries.len(),
+                    settings.secrets_path().display(),
+                    secrets.format,
+                    started.elapsed().as_secs_f64() * 1000.0
+                ),
+            );
+        }
+        let environment = init::environment(
+            &manifest,
+            &settings.storage_path,
+            secrets.as_ref().map_or(&[], |secrets| &secrets.entries[..]),
+            |name| std::env::var(name).ok(),
+        );
+        for name in &environment.ignored {
             log.write(Level::Warn, None, &format!("manifest.json: \"environment.{name}\" is ignored: Lambda's own variables cannot be overwritten"));
         }
-        for (name, value) in &environment {
+        for name in &environment.shadowed {
+            log.write(Level::Warn, None, &format!("secrets: {name} is ignored: the manifest, the function's environment or Lambda already sets it"));
+        }
+        for (name, value) in &environment.variables {
             // SAFETY: `setenv` races only with another thread reading or writing the
             // environment. Init runs on PHP's only thread (the CLI SAPI does not start
-            // threads), before the runtime starts its watchdog, so no such thread exists.
-            // Names and values were checked for `=` and NUL when the manifest was parsed.
-            unsafe { std::env::set_var(name, value) };
+            // threads), before the runtime starts its watchdog, and the KMS client's runtime
+            // is single-threaded and already dropped, so no such thread exists. Names and
+            // values were checked for `=` and NUL when the manifest and secrets were parsed.
+            unsafe { std::env::set_var(name, value.as_str()) };
         }
         let api = RuntimeApiClient::new(&settings.runtime_api);
         Ok(Self {
             settings,
             manifest,
-            environment,
+            environment: environment.variables,
+            has_secrets: secrets.is_some(),
             log,
             api,
             restart,
@@ -116,8 +150,14 @@ impl Runtime {
     }
 
     /// The variables init exported, in the order they were set.
-    pub fn environment(&self) -> &[(String, String)] {
+    pub fn environment(&self) -> &[(String, Zeroizing<String>)] {
         &self.environment
+    }
+
+    /// Whether Laravel's configuration may be cached to a file. Not when secrets were
+    /// loaded: the cache would hold their values in plaintext on disk.
+    pub fn may_cache_configuration(&self) -> bool {
+        !self.has_secrets
     }
 
     pub fn log(&self, level: Level, request_id: Option<&str>, message: &str) {

@@ -49,13 +49,21 @@ impl std::fmt::Display for SecretsError {
     }
 }
 
+/// A decrypted secrets file.
+#[derive(Debug)]
+pub struct Secrets {
+    pub entries: Vec<Entry>,
+    /// `v2` or `legacy`.
+    pub format: &'static str,
+}
+
 /// Reads and decrypts the secrets file at `path`, if there is one, into dotenv entries.
 /// `kms` is called only when a file exists, so that no client is made without need.
 pub fn load<K: KeyService>(
     path: &Path,
     stage: &str,
     kms: impl FnOnce() -> Result<K, KmsError>,
-) -> Result<Option<Vec<Entry>>, SecretsError> {
+) -> Result<Option<Secrets>, SecretsError> {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -81,7 +89,11 @@ pub fn load<K: KeyService>(
         ))
     })?;
     let plaintext = open(&secrets_file, stage, &kms).map_err(named)?;
-    parse_dotenv(&plaintext).map(Some).map_err(named)
+    let entries = parse_dotenv(&plaintext).map_err(named)?;
+    Ok(Some(Secrets {
+        entries,
+        format: secrets_file.format(),
+    }))
 }
 
 /// Decrypts a secrets file of either format for `stage`.
@@ -390,8 +402,13 @@ mod tests {
             encrypt(PLAINTEXT, KEY_ID, "shop", &LocalKeys).unwrap(),
         )
         .unwrap();
-        let entries = load(&path, "shop", || Ok(LocalKeys)).unwrap().unwrap();
-        let names: Vec<_> = entries.iter().map(|entry| entry.name.as_str()).collect();
+        let secrets = load(&path, "shop", || Ok(LocalKeys)).unwrap().unwrap();
+        assert_eq!(secrets.format, "v2");
+        let names: Vec<_> = secrets
+            .entries
+            .iter()
+            .map(|entry| entry.name.as_str())
+            .collect();
         assert_eq!(names, ["APP_KEY", "DB_PASSWORD"]);
         std::fs::remove_dir_all(directory).unwrap();
     }
