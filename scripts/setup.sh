@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
     php8.2-dev php8.2-cli php8.2-fpm php-laravel-framework phpunit php-codesniffer
-    libclang-dev clang libfcgi-bin unzip curl python3-venv
+    php-vlucas-phpdotenv libclang-dev clang libfcgi-bin unzip curl openssl python3-venv
 )
 SAM_CLI_VERSION=1.170.0
 SUDO=""
@@ -49,4 +49,4 @@ PY
 fi
 
 echo "setup: building the extension"
-PHP_CONFIG=/usr/bin/php-config8.2 PHP=/usr/bin/php8.2 cargo build --release --quiet
+PHP_CONFIG=/usr/bin/php-config8.2 PHP=/usr/bin/php8.2 cargo build --release --workspace --quiet
