@@ -138,3 +138,67 @@ def cli(tmp_path_factory):
     runtime = Runtime(tmp_path_factory.mktemp("cli"), function_timeout=4)
     yield runtime
     runtime.stop()
+
+
+MOTO_SERVER = ROOT / ".venv" / "bin" / "moto_server"
+HOVER_SECRETS = ROOT / "target" / "release" / "hover-secrets"
+AWS_TEST_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_REGION": "us-east-1",
+}
+
+
+@pytest.fixture(scope="session")
+def moto(tmp_path_factory):
+    """moto's server (KMS, SQS) on a port of its own; yields the variables that point AWS
+    SDKs at it, as a Lambda function's environment would hold real ones."""
+    port = free_port()
+    log = open(tmp_path_factory.mktemp("moto") / "moto.log", "wb")
+    process = subprocess.Popen(
+        [str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
+    )
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("moto_server did not start")
+            time.sleep(0.1)
+    endpoint = f"http://127.0.0.1:{port}"
+    yield {**AWS_TEST_CREDENTIALS, "AWS_ENDPOINT_URL_KMS": endpoint, "AWS_ENDPOINT_URL_SQS": endpoint}
+    process.terminate()
+    process.wait(timeout=10)
+    log.close()
+
+
+def kms_client(aws_environment):
+    """A boto3 KMS client on moto, for making keys and legacy files."""
+    import boto3
+
+    return boto3.client(
+        "kms",
+        endpoint_url=aws_environment["AWS_ENDPOINT_URL_KMS"],
+        region_name=aws_environment["AWS_REGION"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+@pytest.fixture
+def kms(moto):
+    return kms_client(moto)
+
+
+def hover_secrets(aws_environment, *arguments, stdin=b""):
+    """Runs the hover-secrets tool; returns its exit status, stdout and stderr."""
+    result = subprocess.run(
+        [str(HOVER_SECRETS), *arguments],
+        input=stdin,
+        capture_output=True,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **aws_environment},
+        timeout=60,
+    )
+    return result.returncode, result.stdout, result.stderr.decode()

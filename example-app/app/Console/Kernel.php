@@ -14,6 +14,7 @@ class Kernel extends ConsoleKernel
         Commands\Sleep::class,
         Commands\CallExit::class,
         Commands\ShowEnv::class,
+        Commands\SecretDigests::class,
         Commands\Ping::class,
         Commands\Verbosity::class,
         Commands\MixedOutput::class,

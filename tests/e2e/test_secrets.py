@@ -1,0 +1,275 @@
+"""Stage secrets end to end: files made with the hover-secrets tool (v2) or with openssl and
+a KMS-wrapped key (the legacy format), keys in moto's KMS, the runtime under AWS's RIE, and
+the example app reporting digests of what it sees, never the values."""
+
+import hashlib
+import json
+import os
+import pathlib
+import secrets
+import subprocess
+import uuid
+
+import pytest
+
+from conftest import hover_secrets, kms_client as kms_in
+
+
+def digest(value):
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+class Stage:
+    """A stage: its name, its KMS key (alias/<name>-secrets-key in moto) and a runtime dir
+    whose manifest names it."""
+
+    def __init__(self, kms, directory, with_key=True):
+        self.name = f"shop-{uuid.uuid4().hex[:8]}"
+        self.alias = f"alias/{self.name}-secrets-key"
+        self.runtime_dir = pathlib.Path(directory) / self.name
+        self.runtime_dir.mkdir(parents=True)
+        manifest = {
+            "name": self.name,
+            "environment": {
+                "APP_NAME": "Hover Example",
+                "APP_ENV": "production",
+                "LOG_CHANNEL": "stderr",
+                "EXAMPLE_GREETING": "from the manifest",
+            },
+            "build_details": {"id": "secrets-build"},
+        }
+        (self.runtime_dir / "manifest.json").write_text(json.dumps(manifest))
+        if with_key:
+            key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+            kms.create_alias(AliasName=self.alias, TargetKeyId=key_id)
+
+    @property
+    def secrets_file(self):
+        return self.runtime_dir / ".env"
+
+
+def random_secrets():
+    """Secret values made for one test, so that finding one anywhere means it leaked."""
+    token = secrets.token_urlsafe(18)
+    pem_lines = [secrets.token_urlsafe(48) for _ in range(3)]
+    values = {
+        "APP_KEY": "base64:" + secrets.token_urlsafe(32),
+        "DB_PASSWORD": f"pa ss {token}",
+        "PRIVATE_KEY": "\n".join(["-----BEGIN PRIVATE KEY-----", *pem_lines, "-----END PRIVATE KEY-----"]),
+        "MAIL_PASSWORD": f"{secrets.token_urlsafe(18)} #not-a-comment",
+    }
+    values["DATABASE_URL"] = f"mysql://app:{values['DB_PASSWORD']}@db/app"
+    dotenv = "\n".join(
+        [
+            "# stage secrets",
+            f"APP_KEY={values['APP_KEY']}",
+            f'DB_PASSWORD="{values["DB_PASSWORD"]}"',
+            f'PRIVATE_KEY="{values["PRIVATE_KEY"]}"',
+            f"export MAIL_PASSWORD='{values['MAIL_PASSWORD']}'",
+            'DATABASE_URL="mysql://app:${DB_PASSWORD}@db/app"',
+            "EXAMPLE_GREETING=from-secrets",
+            "FUNCTION_SETTING=from-secrets",
+            "AWS_REGION=mars-1",
+            "",
+        ]
+    )
+    distinctive = [values["APP_KEY"], token, values["MAIL_PASSWORD"].split()[0], *pem_lines]
+    return values, dotenv.encode(), distinctive
+
+
+def legacy_file(kms, stage, plaintext):
+    """A file as the original Hover CLI made it: a 32-character hex key text wrapped by the
+    stage's KMS key, the payload encrypted by openssl with AES-256-CBC."""
+    key_text = secrets.token_hex(16)
+    iv = os.urandom(16)
+    wrapped = kms.encrypt(KeyId=stage.alias, Plaintext=key_text.encode())["CiphertextBlob"]
+    ciphertext = subprocess.run(
+        ["openssl", "enc", "-aes-256-cbc", "-K", key_text.encode().hex(), "-iv", iv.hex()],
+        input=plaintext,
+        capture_output=True,
+        check=True,
+    ).stdout
+    return f"{ciphertext.hex()}------{wrapped.hex()}------{iv.hex()}".encode()
+
+
+def files_containing(needles, *roots):
+    """Regular files under the roots that contain any of the needles."""
+    needles = [needle.encode() for needle in needles]
+    found = []
+    for root in roots:
+        for directory, _, names in os.walk(root):
+            for name in names:
+                path = os.path.join(directory, name)
+                try:
+                    if os.path.islink(path) or not os.path.isfile(path) or os.path.getsize(path) > 64 << 20:
+                        continue
+                    content = pathlib.Path(path).read_bytes()
+                except OSError:
+                    continue
+                if any(needle in content for needle in needles):
+                    found.append(path)
+    return found
+
+
+def start_with_secrets(start_runtime, moto, stage, **environment):
+    return start_runtime(HOVER_RUNTIME_DIR=stage.runtime_dir, **moto, **environment)
+
+
+def assert_app_sees(runtime, values):
+    names = ["APP_KEY", "DB_PASSWORD", "PRIVATE_KEY", "MAIL_PASSWORD", "DATABASE_URL"]
+    exit_code, output = runtime.command("hover:secret-digests " + " ".join(names) + " --config=app.key")
+    assert exit_code == 0, output
+    seen = json.loads(output)
+    for name in names:
+        expected = digest(values[name])
+        assert seen[name] == {"env": expected, "getenv": expected, "_ENV": expected, "_SERVER": expected}, name
+    assert seen["config:app.key"] == digest(values["APP_KEY"])
+
+
+def test_a_v2_file_made_by_the_tool_reaches_the_app_and_no_plaintext_is_written(
+    start_runtime, moto, kms, tmp_path
+):
+    stage = Stage(kms, tmp_path)
+    values, plaintext, distinctive = random_secrets()
+    status, encrypted, stderr = hover_secrets(moto, "encrypt", "--stage", stage.name, "-", stdin=plaintext)
+    assert status == 0, stderr
+    assert encrypted.startswith(f"hover-secrets:v2:{stage.alias}:".encode())
+    stage.secrets_file.write_bytes(encrypted)
+
+    runtime = start_with_secrets(start_runtime, moto, stage, FUNCTION_SETTING="from-function")
+    assert_app_sees(runtime, values)
+    exit_code, output = runtime.command("hover:env EXAMPLE_GREETING FUNCTION_SETTING AWS_REGION")
+    seen = json.loads(output)
+    assert seen["EXAMPLE_GREETING"]["env"] == "from the manifest"
+    assert seen["FUNCTION_SETTING"]["getenv"] == "from-function"
+    assert seen["AWS_REGION"]["getenv"] == "us-east-1"
+
+    log = runtime.log()
+    assert f"secrets: 8 entries from {stage.secrets_file} (v2 format) decrypted in" in log
+    for name in ["EXAMPLE_GREETING", "FUNCTION_SETTING", "AWS_REGION"]:
+        assert f"secrets: {name} is ignored: the manifest, the function's environment or Lambda already sets it" in log
+    assert not any(value in log for value in distinctive)
+    # Laravel's config cache would hold APP_KEY in plaintext, so none is written.
+    assert not (runtime.storage / "bootstrap" / "cache" / "config.php").exists()
+    assert files_containing(distinctive, runtime.storage, "/tmp", stage.runtime_dir) == []
+
+
+def test_a_legacy_file_works_and_the_tool_reencrypts_it(start_runtime, moto, kms, tmp_path):
+    stage = Stage(kms, tmp_path)
+    values, plaintext, distinctive = random_secrets()
+    legacy = legacy_file(kms, stage, plaintext)
+    stage.secrets_file.write_bytes(legacy)
+    runtime = start_with_secrets(start_runtime, moto, stage)
+    assert_app_sees(runtime, values)
+    assert "(legacy format) decrypted in" in runtime.log()
+    assert files_containing(distinctive, runtime.storage, "/tmp", stage.runtime_dir) == []
+
+    status, decrypted, stderr = hover_secrets(moto, "decrypt", "--stage", stage.name, str(stage.secrets_file))
+    assert (status, decrypted) == (0, plaintext), stderr
+    status, reencrypted, stderr = hover_secrets(moto, "reencrypt", "--stage", stage.name, str(stage.secrets_file))
+    assert status == 0, stderr
+    assert reencrypted.startswith(b"hover-secrets:v2:")
+    status, decrypted, stderr = hover_secrets(moto, "decrypt", "--stage", stage.name, "-", stdin=reencrypted)
+    assert (status, decrypted) == (0, plaintext), stderr
+
+
+def tampered(moto, kms, stage, plaintext):
+    encrypted = bytearray(hover_secrets(moto, "encrypt", "--stage", stage.name, "-", stdin=plaintext)[1])
+    position = len(encrypted) - 10
+    encrypted[position] = ord("A") if encrypted[position] != ord("A") else ord("B")
+    return bytes(encrypted)
+
+
+def for_another_stage(moto, kms, stage, plaintext, tmp_path):
+    other = Stage(kms, tmp_path)
+    return hover_secrets(moto, "encrypt", "--stage", other.name, "-", stdin=plaintext)[1], other
+
+
+CASES = {
+    "tampered": "Hover.SecretsTampered",
+    "another stage": "Hover.SecretsWrongStage",
+    "key in another region": "Hover.SecretsAccessDenied",
+    "garbled": "Hover.SecretsGarbled",
+    "unknown version": "Hover.SecretsUnknownVersion",
+    "invalid dotenv": "Hover.SecretsInvalidDotenv",
+    "unreadable": "Hover.SecretsUnreadable",
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_bad_secrets_file_is_a_specific_init_error(case, start_runtime, moto, kms, tmp_path):
+    stage = Stage(kms, tmp_path, with_key=case != "key in another region")
+    values, plaintext, distinctive = random_secrets()
+    expected_in_message = [str(stage.secrets_file)]
+    if case == "tampered":
+        stage.secrets_file.write_bytes(tampered(moto, kms, stage, plaintext))
+    elif case == "another stage":
+        content, other = for_another_stage(moto, kms, stage, plaintext, tmp_path)
+        stage.secrets_file.write_bytes(content)
+        expected_in_message += [other.alias, f"stage {stage.name}"]
+    elif case == "key in another region":
+        # KMS answers AccessDenied for a data key whose KMS key it cannot find or use.
+        elsewhere = {**moto, "AWS_REGION": "us-west-2"}
+        key_id = kms_in(elsewhere).create_key()["KeyMetadata"]["KeyId"]
+        kms_in(elsewhere).create_alias(AliasName=stage.alias, TargetKeyId=key_id)
+        status, content, stderr = hover_secrets(elsewhere, "encrypt", "--stage", stage.name, "-", stdin=plaintext)
+        assert status == 0, stderr
+        stage.secrets_file.write_bytes(content)
+        expected_in_message += [stage.alias, f"stage {stage.name}"]
+    elif case == "garbled":
+        stage.secrets_file.write_bytes(b"not-hex------at all")
+    elif case == "unknown version":
+        stage.secrets_file.write_bytes(b"hover-secrets:v9:alias/x:AA==:AA==:AA==\n")
+        expected_in_message += ['"v9"']
+    elif case == "invalid dotenv":
+        secret = secrets.token_urlsafe(12)
+        distinctive.append(secret)
+        stage.secrets_file.write_bytes(legacy_file(kms, stage, f"A=1\nDB_PASSWORD=two {secret}\n".encode()))
+        expected_in_message += ["line 2: DB_PASSWORD"]
+    elif case == "unreadable":
+        stage.secrets_file.mkdir()
+
+    runtime = start_with_secrets(start_runtime, moto, stage)
+    status, response = runtime.invoke_raw(b'{"command": "hover:ping"}')
+    assert response["errorType"] == CASES[case], response
+    for expected in expected_in_message:
+        assert expected in response["errorMessage"], response
+    log = runtime.log()
+    assert CASES[case] in log
+    assert not any(value in response["errorMessage"] or value in log for value in distinctive)
+
+
+def test_the_tool_refuses_invalid_dotenv_naming_the_line_not_the_value(moto, kms, tmp_path):
+    stage = Stage(kms, tmp_path)
+    status, output, stderr = hover_secrets(
+        moto, "encrypt", "--stage", stage.name, "-", stdin=b"A=1\n\nPASSWORD=hunter2 and more\n"
+    )
+    assert (status, output) == (1, b"")
+    assert "Hover.SecretsInvalidDotenv" in stderr and "line 3: PASSWORD" in stderr
+    assert "hunter2" not in stderr
+
+
+def test_the_tool_names_an_unknown_key_and_the_stage(moto, kms, tmp_path):
+    status, output, stderr = hover_secrets(
+        moto, "encrypt", "--stage", "nowhere", "--key", "alias/no-such-key", "-", stdin=b"A=1\n"
+    )
+    assert (status, output) == (1, b"")
+    assert "Hover.SecretsKeyNotFound" in stderr and "alias/no-such-key" in stderr and "stage nowhere" in stderr
+
+
+def test_the_tool_says_when_kms_is_unreachable(moto, tmp_path):
+    unreachable = {**moto, "AWS_ENDPOINT_URL_KMS": "http://127.0.0.1:9"}
+    status, output, stderr = hover_secrets(unreachable, "encrypt", "--stage", "shop", "-", stdin=b"A=1\n")
+    assert (status, output) == (1, b"")
+    assert "Hover.SecretsKmsUnavailable" in stderr and "alias/shop-secrets-key" in stderr
+
+
+def test_the_tool_writes_the_encrypted_file_where_asked(moto, kms, tmp_path):
+    stage = Stage(kms, tmp_path)
+    target = tmp_path / "out.env"
+    status, output, stderr = hover_secrets(
+        moto, "encrypt", "--stage", stage.name, "--output", str(target), "-", stdin=b"A=1\n"
+    )
+    assert (status, output) == (0, b""), stderr
+    status, decrypted, stderr = hover_secrets(moto, "decrypt", "--stage", stage.name, str(target))
+    assert decrypted == b"A=1\n", stderr
