@@ -149,15 +149,14 @@ AWS_TEST_CREDENTIALS = {
 }
 
 
-@pytest.fixture(scope="session")
-def moto(tmp_path_factory):
-    """moto's server (KMS, SQS) on a port of its own; yields the variables that point AWS
-    SDKs at it, as a Lambda function's environment would hold real ones."""
+def start_moto(log_path):
+    """Starts moto's server (KMS, SQS) on a free port; returns the process and the variables
+    that point AWS SDKs at it, as a Lambda function's environment would hold real ones."""
     port = free_port()
-    log = open(tmp_path_factory.mktemp("moto") / "moto.log", "wb")
-    process = subprocess.Popen(
-        [str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
-    )
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
+        )
     deadline = time.monotonic() + 20
     while True:
         try:
@@ -165,13 +164,20 @@ def moto(tmp_path_factory):
             break
         except OSError:
             if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("moto_server did not start")
+                process.kill()
+                raise RuntimeError(f"moto_server did not start: {pathlib.Path(log_path).read_text()}")
             time.sleep(0.1)
     endpoint = f"http://127.0.0.1:{port}"
-    yield {**AWS_TEST_CREDENTIALS, "AWS_ENDPOINT_URL_KMS": endpoint, "AWS_ENDPOINT_URL_SQS": endpoint}
+    return process, {**AWS_TEST_CREDENTIALS, "AWS_ENDPOINT_URL_KMS": endpoint, "AWS_ENDPOINT_URL_SQS": endpoint}
+
+
+@pytest.fixture(scope="session")
+def moto(tmp_path_factory):
+    """moto's server for the whole session; yields the variables that reach it."""
+    process, environment = start_moto(tmp_path_factory.mktemp("moto") / "moto.log")
+    yield environment
     process.terminate()
     process.wait(timeout=10)
-    log.close()
 
 
 def kms_client(aws_environment):
