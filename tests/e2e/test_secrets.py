@@ -7,7 +7,9 @@ import json
 import os
 import pathlib
 import secrets
+import socket
 import subprocess
+import time
 import uuid
 
 import pytest
@@ -262,6 +264,19 @@ def test_the_tool_says_when_kms_is_unreachable(moto, tmp_path):
     status, output, stderr = hover_secrets(unreachable, "encrypt", "--stage", "shop", "-", stdin=b"A=1\n")
     assert (status, output) == (1, b"")
     assert "Hover.SecretsKmsUnavailable" in stderr and "alias/shop-secrets-key" in stderr
+
+
+def test_a_kms_that_never_answers_fails_within_lambdas_init_budget(moto):
+    # A listener that accepts connections and never answers: a fake, since a KMS that hangs
+    # cannot be produced with moto.
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        hanging = {**moto, "AWS_ENDPOINT_URL_KMS": f"http://127.0.0.1:{silent.getsockname()[1]}"}
+        started = time.monotonic()
+        status, output, stderr = hover_secrets(hanging, "encrypt", "--stage", "shop", "-", stdin=b"A=1\n")
+        elapsed = time.monotonic() - started
+    assert (status, output) == (1, b"")
+    assert "Hover.SecretsKmsUnavailable" in stderr, stderr
+    assert 4 <= elapsed < 8, elapsed
 
 
 def test_the_tool_writes_the_encrypted_file_where_asked(moto, kms, tmp_path):

@@ -121,9 +121,15 @@ fn describe(error: SecretsError) -> String {
 fn read(input: &PathBuf) -> Result<Zeroizing<Vec<u8>>, String> {
     let mut bytes = Zeroizing::new(Vec::new());
     let result = if input.as_os_str() == "-" {
+        // Growing the buffer would leave copies behind: read in blocks into one large enough.
+        bytes.reserve(1 << 20);
         std::io::stdin().read_to_end(&mut bytes)
     } else {
-        std::fs::File::open(input).and_then(|mut file| file.read_to_end(&mut bytes))
+        std::fs::File::open(input).and_then(|mut file| {
+            let length = file.metadata()?.len();
+            bytes.reserve(usize::try_from(length).unwrap_or(0) + 1);
+            file.read_to_end(&mut bytes)
+        })
     };
     result.map_err(|error| format!("cannot read {}: {error}", input.display()))?;
     Ok(bytes)

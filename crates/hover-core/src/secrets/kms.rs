@@ -7,12 +7,20 @@
 //! creates it at init, when a secrets file exists, and drops it once the file is open.
 
 use std::fmt;
+use std::time::Duration;
 
 use aws_config::BehaviorVersion;
+use aws_config::timeout::TimeoutConfig;
 use aws_sdk_kms::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::DataKeySpec;
 use zeroize::Zeroizing;
+
+/// How long one KMS call may take, retries included. Lambda gives init 10 s; a KMS that
+/// cannot be reached must fail init with a message well before that, not be killed silently.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// KMS encryption context: name/value pairs bound to a wrapped key.
 pub type EncryptionContext<'a> = [(&'a str, &'a str)];
@@ -115,7 +123,16 @@ impl AwsKms {
                 kind: KmsErrorKind::Unavailable,
                 detail: format!("cannot start the KMS client: {error}"),
             })?;
-        let config = runtime.block_on(aws_config::defaults(BehaviorVersion::latest()).load());
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+            .operation_timeout(OPERATION_TIMEOUT)
+            .build();
+        let config = runtime.block_on(
+            aws_config::defaults(BehaviorVersion::latest())
+                .timeout_config(timeouts)
+                .load(),
+        );
         Ok(Self {
             client: aws_sdk_kms::Client::new(&config),
             runtime,
