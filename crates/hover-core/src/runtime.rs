@@ -99,7 +99,7 @@ impl Runtime {
                     "secrets: {} entries from {} ({} format) decrypted in {:.1} ms",
                     secrets.entries.len(),
                     settings.secrets_path().display(),
-                    secrets.format,
+                    secrets.format.as_str(),
                     started.elapsed().as_secs_f64() * 1000.0
                 ),
             );

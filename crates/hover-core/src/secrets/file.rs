@@ -49,12 +49,27 @@ pub enum FormatError {
     UnknownVersion(String),
 }
 
-impl SecretsFile<'_> {
-    /// The format's name, for messages.
-    pub fn format(&self) -> &'static str {
+/// Which of the two formats a file is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    V2,
+    Legacy,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
         match self {
-            SecretsFile::V2 { .. } => "v2",
-            SecretsFile::Legacy { .. } => "legacy",
+            Format::V2 => "v2",
+            Format::Legacy => "legacy",
+        }
+    }
+}
+
+impl SecretsFile<'_> {
+    pub fn format(&self) -> Format {
+        match self {
+            SecretsFile::V2 { .. } => Format::V2,
+            SecretsFile::Legacy { .. } => Format::Legacy,
         }
     }
 }

@@ -16,7 +16,7 @@ use zeroize::Zeroizing;
 
 use crate::dotenv::{self, Entry};
 use cipher::KEY_LEN;
-use file::{FormatError, SecretsFile};
+use file::{Format, FormatError, SecretsFile};
 use kms::{KeyService, KmsError, KmsErrorKind};
 
 /// The encryption-context name that binds a v2 file's data key to its stage.
@@ -53,8 +53,7 @@ impl std::fmt::Display for SecretsError {
 #[derive(Debug)]
 pub struct Secrets {
     pub entries: Vec<Entry>,
-    /// `v2` or `legacy`.
-    pub format: &'static str,
+    pub format: Format,
 }
 
 /// Reads and decrypts the secrets file at `path`, if there is one, into dotenv entries.
@@ -122,7 +121,7 @@ pub fn encrypt(
     }
     let data_key = kms
         .generate_data_key(key_id, &[(STAGE_CONTEXT, stage)])
-        .map_err(|error| kms_error(error, key_id, stage, "v2"))?;
+        .map_err(|error| kms_error(error, key_id, stage, Format::V2))?;
     let key = data_key_array(&data_key.plaintext, key_id)?;
     let nonce = cipher::random_nonce();
     let header = file::v2_header(key_id, &data_key.wrapped, &nonce);
@@ -216,7 +215,7 @@ fn format_error(error: FormatError) -> SecretsError {
     }
 }
 
-fn kms_error(error: KmsError, key_id: &str, stage: &str, format: &str) -> SecretsError {
+fn kms_error(error: KmsError, key_id: &str, stage: &str, format: Format) -> SecretsError {
     let (error_type, what) = match error.kind {
         KmsErrorKind::AccessDenied => (
             "Hover.SecretsAccessDenied",
@@ -230,7 +229,7 @@ fn kms_error(error: KmsError, key_id: &str, stage: &str, format: &str) -> Secret
                 "the KMS key {key_id} of stage {stage} does not exist in this account and region: create it, or encrypt the secrets for an existing key"
             ),
         ),
-        KmsErrorKind::InvalidCiphertext if format == "v2" => (
+        KmsErrorKind::InvalidCiphertext if format == Format::V2 => (
             "Hover.SecretsWrongStage",
             format!(
                 "KMS key {key_id} refused the data key for stage {stage}: the file was encrypted for another stage (its encryption context names the stage) or its key was altered; encrypt it for this stage with hover-secrets encrypt --stage {stage}"
@@ -353,6 +352,58 @@ mod tests {
     }
 
     #[test]
+    fn each_kind_of_kms_failure_has_its_error_type_naming_key_and_stage() {
+        let cases = [
+            (
+                KmsErrorKind::AccessDenied,
+                Format::Legacy,
+                "Hover.SecretsAccessDenied",
+            ),
+            (
+                KmsErrorKind::NotFound,
+                Format::V2,
+                "Hover.SecretsKeyNotFound",
+            ),
+            (
+                KmsErrorKind::InvalidCiphertext,
+                Format::V2,
+                "Hover.SecretsWrongStage",
+            ),
+            (
+                KmsErrorKind::InvalidCiphertext,
+                Format::Legacy,
+                "Hover.SecretsKeyRejected",
+            ),
+            (
+                KmsErrorKind::IncorrectKey,
+                Format::V2,
+                "Hover.SecretsKeyRejected",
+            ),
+            (
+                KmsErrorKind::KeyUnusable,
+                Format::V2,
+                "Hover.SecretsKeyUnusable",
+            ),
+            (
+                KmsErrorKind::Unavailable,
+                Format::Legacy,
+                "Hover.SecretsKmsUnavailable",
+            ),
+        ];
+        for (kind, format, error_type) in cases {
+            let error = KmsError {
+                kind,
+                detail: "KMS said why".into(),
+            };
+            let reported = kms_error(error, KEY_ID, "shop", format);
+            assert_eq!(reported.error_type, error_type, "{kind:?}");
+            for expected in [KEY_ID, "stage shop", "(KMS said why)"] {
+                assert!(reported.message.contains(expected), "{}", reported.message);
+            }
+        }
+    }
+
+    #[test]
     fn a_tampered_ciphertext_is_reported_as_tampering() {
         let mut sealed = encrypt(PLAINTEXT, KEY_ID, "shop", &LocalKeys).unwrap();
         let last = sealed.len() - 3;
@@ -403,7 +454,7 @@ mod tests {
         )
         .unwrap();
         let secrets = load(&path, "shop", || Ok(LocalKeys)).unwrap().unwrap();
-        assert_eq!(secrets.format, "v2");
+        assert_eq!(secrets.format, Format::V2);
         let names: Vec<_> = secrets
             .entries
             .iter()
