@@ -113,6 +113,15 @@ def files_containing(needles, *roots):
     return found
 
 
+def runtime_threads(runtime):
+    """The names of the threads of the runtime process the RIE started."""
+    (pid,) = subprocess.run(
+        ["ps", "--ppid", str(runtime.process.pid), "-o", "pid="], capture_output=True, text=True, check=True
+    ).stdout.split()
+    tasks = pathlib.Path(f"/proc/{pid}/task")
+    return sorted((task / "comm").read_text().strip() for task in tasks.iterdir())
+
+
 def start_with_secrets(start_runtime, moto, stage, **environment):
     return start_runtime(HOVER_RUNTIME_DIR=stage.runtime_dir, **moto, **environment)
 
@@ -151,6 +160,9 @@ def test_a_v2_file_made_by_the_tool_reaches_the_app_and_no_plaintext_is_written(
     for name in ["EXAMPLE_GREETING", "FUNCTION_SETTING", "AWS_REGION"]:
         assert f"secrets: {name} is ignored: the manifest, the function's environment or Lambda already sets it" in log
     assert not any(value in log for value in distinctive)
+    # The KMS client's threads are gone before init sets the environment: the process has
+    # PHP's thread and the runtime's watchdog, nothing else.
+    assert runtime_threads(runtime) == ["hover-watchdog", "php8.2"]
     # Laravel's config cache would hold APP_KEY in plaintext, so none is written.
     assert not (runtime.storage / "bootstrap" / "cache" / "config.php").exists()
     assert files_containing(distinctive, runtime.storage, "/tmp", stage.runtime_dir) == []

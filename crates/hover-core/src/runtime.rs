@@ -119,8 +119,9 @@ impl Runtime {
         for (name, value) in &environment.variables {
             // SAFETY: `setenv` races only with another thread reading or writing the
             // environment. Init runs on PHP's only thread (the CLI SAPI does not start
-            // threads), before the runtime starts its watchdog, and the KMS client's runtime
-            // is single-threaded and already dropped, so no such thread exists. Names and
+            // threads), before the runtime starts its watchdog, and the KMS client's tokio
+            // runtime (current-thread; its blocking pool, used for DNS, is joined on drop)
+            // was dropped inside `secrets::load`, so no such thread exists. Names and
             // values were checked for `=` and NUL when the manifest and secrets were parsed.
             unsafe { std::env::set_var(name, value.as_str()) };
         }
