@@ -300,3 +300,32 @@ def test_the_tool_writes_the_encrypted_file_where_asked(moto, kms, tmp_path):
     assert (status, output) == (0, b""), stderr
     status, decrypted, stderr = hover_secrets(moto, "decrypt", "--stage", stage.name, str(target))
     assert decrypted == b"A=1\n", stderr
+
+
+def test_a_change_in_any_part_of_a_v2_file_is_refused_by_the_tool(moto, kms, tmp_path):
+    """One changed byte in each field, against moto's KMS (every byte is covered by the unit
+    tests, with an in-process stand-in for KMS)."""
+    stage = Stage(kms, tmp_path)
+    status, encrypted, stderr = hover_secrets(moto, "encrypt", "--stage", stage.name, "-", stdin=b"A=1\n")
+    assert status == 0, stderr
+    text = encrypted.decode()
+    ciphertext_at = text.rindex(":") + 1
+    nonce_at = text.rindex(":", 0, ciphertext_at - 1) + 1
+    wrapped_at = text.rindex(":", 0, nonce_at - 1) + 1
+    positions = {
+        "magic": 0,
+        "version": len("hover-secrets:v"),
+        "key id": len("hover-secrets:v2:") + 2,
+        "wrapped key": wrapped_at + 40,
+        "nonce": nonce_at + 3,
+        "ciphertext": ciphertext_at + 1,
+        "tag": len(text) - 4,
+        "line end": len(text) - 1,
+    }
+    for part, position in positions.items():
+        altered = bytearray(encrypted)
+        altered[position] = ord("Q") if altered[position] != ord("Q") else ord("R")
+        status, output, stderr = hover_secrets(moto, "decrypt", "--stage", stage.name, "-", stdin=bytes(altered))
+        assert (status, output) == (1, b""), part
+        assert "Hover.Secrets" in stderr, (part, stderr)
+    assert hover_secrets(moto, "decrypt", "--stage", stage.name, "-", stdin=encrypted)[:2] == (0, b"A=1\n")
