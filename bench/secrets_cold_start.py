@@ -16,18 +16,23 @@ plaintext), so init with secrets is not init without them plus decryption.
 
 import argparse
 import json
-import os
 import pathlib
 import re
 import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests" / "e2e"))
-from conftest import EXAMPLE_APP, Runtime, hover_secrets, kms_client, start_moto  # noqa: E402
+from conftest import (  # noqa: E402
+    EXAMPLE_APP,
+    Runtime,
+    hover_secrets,
+    kms_client,
+    legacy_secrets_file,
+    start_moto,
+)
 
 STAGE = "bench"
 SECRETS = "\n".join(
@@ -55,19 +60,6 @@ def runtime_dir(root, name, secrets_file=None):
         (directory / ".env").write_bytes(secrets_file)
     (directory / "manifest.json").write_text(json.dumps(manifest))
     return directory
-
-
-def legacy_file(kms):
-    key_text = secrets.token_hex(16)
-    iv = os.urandom(16)
-    wrapped = kms.encrypt(KeyId=f"alias/{STAGE}-secrets-key", Plaintext=key_text.encode())["CiphertextBlob"]
-    ciphertext = subprocess.run(
-        ["openssl", "enc", "-aes-256-cbc", "-K", key_text.encode().hex(), "-iv", iv.hex()],
-        input=SECRETS,
-        capture_output=True,
-        check=True,
-    ).stdout
-    return f"{ciphertext.hex()}------{wrapped.hex()}------{iv.hex()}".encode()
 
 
 def boot_once(directory, runtime_files, aws):
@@ -101,7 +93,9 @@ def main():
             assert status == 0, stderr
             variants = {
                 "no secrets file": runtime_dir(root, "none"),
-                "legacy file (CBC)": runtime_dir(root, "legacy", legacy_file(kms)),
+                "legacy file (CBC)": runtime_dir(
+                    root, "legacy", legacy_secrets_file(kms, f"alias/{STAGE}-secrets-key", SECRETS)
+                ),
                 "v2 file (GCM)": runtime_dir(root, "v2", v2),
             }
             samples = {name: [] for name in variants}

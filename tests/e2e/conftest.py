@@ -208,3 +208,20 @@ def hover_secrets(aws_environment, *arguments, stdin=b""):
         timeout=60,
     )
     return result.returncode, result.stdout, result.stderr.decode()
+
+
+def legacy_secrets_file(kms, alias, plaintext):
+    """A secrets file as the original Hover CLI made it: a 32-character hex key text wrapped
+    by the KMS key `alias`, the payload encrypted by openssl with AES-256-CBC."""
+    import secrets
+
+    key_text = secrets.token_hex(16)
+    iv = os.urandom(16)
+    wrapped = kms.encrypt(KeyId=alias, Plaintext=key_text.encode())["CiphertextBlob"]
+    ciphertext = subprocess.run(
+        ["openssl", "enc", "-aes-256-cbc", "-K", key_text.encode().hex(), "-iv", iv.hex()],
+        input=plaintext,
+        capture_output=True,
+        check=True,
+    ).stdout
+    return f"{ciphertext.hex()}------{wrapped.hex()}------{iv.hex()}".encode()

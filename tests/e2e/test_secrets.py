@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from conftest import hover_secrets, kms_client as kms_in
+from conftest import hover_secrets, kms_client as kms_in, legacy_secrets_file
 
 
 def digest(value):
@@ -77,21 +77,6 @@ def random_secrets():
     )
     distinctive = [values["APP_KEY"], token, values["MAIL_PASSWORD"].split()[0], *pem_lines]
     return values, dotenv.encode(), distinctive
-
-
-def legacy_file(kms, stage, plaintext):
-    """A file as the original Hover CLI made it: a 32-character hex key text wrapped by the
-    stage's KMS key, the payload encrypted by openssl with AES-256-CBC."""
-    key_text = secrets.token_hex(16)
-    iv = os.urandom(16)
-    wrapped = kms.encrypt(KeyId=stage.alias, Plaintext=key_text.encode())["CiphertextBlob"]
-    ciphertext = subprocess.run(
-        ["openssl", "enc", "-aes-256-cbc", "-K", key_text.encode().hex(), "-iv", iv.hex()],
-        input=plaintext,
-        capture_output=True,
-        check=True,
-    ).stdout
-    return f"{ciphertext.hex()}------{wrapped.hex()}------{iv.hex()}".encode()
 
 
 def files_containing(needles, *roots):
@@ -171,7 +156,7 @@ def test_a_v2_file_made_by_the_tool_reaches_the_app_and_no_plaintext_is_written(
 def test_a_legacy_file_works_and_the_tool_reencrypts_it(start_runtime, moto, kms, tmp_path):
     stage = Stage(kms, tmp_path)
     values, plaintext, distinctive = random_secrets()
-    legacy = legacy_file(kms, stage, plaintext)
+    legacy = legacy_secrets_file(kms, stage.alias, plaintext)
     stage.secrets_file.write_bytes(legacy)
     runtime = start_with_secrets(start_runtime, moto, stage)
     assert_app_sees(runtime, values)
@@ -187,14 +172,14 @@ def test_a_legacy_file_works_and_the_tool_reencrypts_it(start_runtime, moto, kms
     assert (status, decrypted) == (0, plaintext), stderr
 
 
-def tampered(moto, kms, stage, plaintext):
+def tampered(moto, stage, plaintext):
     encrypted = bytearray(hover_secrets(moto, "encrypt", "--stage", stage.name, "-", stdin=plaintext)[1])
     position = len(encrypted) - 10
     encrypted[position] = ord("A") if encrypted[position] != ord("A") else ord("B")
     return bytes(encrypted)
 
 
-def for_another_stage(moto, kms, stage, plaintext, tmp_path):
+def for_another_stage(moto, kms, plaintext, tmp_path):
     other = Stage(kms, tmp_path)
     return hover_secrets(moto, "encrypt", "--stage", other.name, "-", stdin=plaintext)[1], other
 
@@ -216,9 +201,9 @@ def test_a_bad_secrets_file_is_a_specific_init_error(case, start_runtime, moto, 
     values, plaintext, distinctive = random_secrets()
     expected_in_message = [str(stage.secrets_file)]
     if case == "tampered":
-        stage.secrets_file.write_bytes(tampered(moto, kms, stage, plaintext))
+        stage.secrets_file.write_bytes(tampered(moto, stage, plaintext))
     elif case == "another stage":
-        content, other = for_another_stage(moto, kms, stage, plaintext, tmp_path)
+        content, other = for_another_stage(moto, kms, plaintext, tmp_path)
         stage.secrets_file.write_bytes(content)
         expected_in_message += [other.alias, f"stage {stage.name}"]
     elif case == "key in another region":
@@ -238,7 +223,7 @@ def test_a_bad_secrets_file_is_a_specific_init_error(case, start_runtime, moto, 
     elif case == "invalid dotenv":
         secret = secrets.token_urlsafe(12)
         distinctive.append(secret)
-        stage.secrets_file.write_bytes(legacy_file(kms, stage, f"A=1\nDB_PASSWORD=two {secret}\n".encode()))
+        stage.secrets_file.write_bytes(legacy_secrets_file(kms, stage.alias, f"A=1\nDB_PASSWORD=two {secret}\n".encode()))
         expected_in_message += ["line 2: DB_PASSWORD"]
     elif case == "unreadable":
         stage.secrets_file.mkdir()

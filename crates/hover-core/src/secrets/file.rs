@@ -106,7 +106,7 @@ fn parse_versioned(text: &str) -> Result<SecretsFile<'_>, FormatError> {
             "a v2 file has six fields separated by \":\"".into(),
         ));
     };
-    if key_id.is_empty() || !key_id.bytes().all(|b| b.is_ascii_graphic()) {
+    if !is_valid_key_id(key_id) {
         return Err(garbled("its KMS key id is empty or not printable".into()));
     }
     let decode = |field: &str, name: &str| {
@@ -158,6 +158,11 @@ fn parse_legacy(text: &str) -> Result<SecretsFile<'_>, FormatError> {
         wrapped_key,
         iv,
     })
+}
+
+/// Whether a KMS key id (id, ARN or alias) can stand in a v2 header: printable, no spaces.
+pub fn is_valid_key_id(key_id: &str) -> bool {
+    !key_id.is_empty() && key_id.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// The header of a v2 file: everything the ciphertext's tag authenticates.

@@ -6,6 +6,7 @@
 //! on a single-threaded tokio runtime that lives only as long as the client: the runtime
 //! creates it at init, when a secrets file exists, and drops it once the file is open.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
@@ -47,6 +48,16 @@ pub trait KeyService {
         wrapped: &[u8],
         context: &EncryptionContext,
     ) -> Result<Zeroizing<Vec<u8>>, KmsError>;
+}
+
+/// The SDK's form of an encryption context; none when it is empty.
+fn context_map(context: &EncryptionContext) -> Option<HashMap<String, String>> {
+    (!context.is_empty()).then(|| {
+        context
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect()
+    })
 }
 
 /// A failed KMS call, sorted by what the user has to do about it.
@@ -146,14 +157,12 @@ impl KeyService for AwsKms {
         key_id: &str,
         context: &EncryptionContext,
     ) -> Result<DataKey, KmsError> {
-        let mut request = self
+        let request = self
             .client
             .generate_data_key()
             .key_id(key_id)
-            .key_spec(DataKeySpec::Aes256);
-        for (name, value) in context {
-            request = request.encryption_context(*name, *value);
-        }
+            .key_spec(DataKeySpec::Aes256)
+            .set_encryption_context(context_map(context));
         let output = self
             .runtime
             .block_on(request.send())
@@ -182,14 +191,12 @@ impl KeyService for AwsKms {
         wrapped: &[u8],
         context: &EncryptionContext,
     ) -> Result<Zeroizing<Vec<u8>>, KmsError> {
-        let mut request = self
+        let request = self
             .client
             .decrypt()
             .key_id(key_id)
-            .ciphertext_blob(Blob::new(wrapped));
-        for (name, value) in context {
-            request = request.encryption_context(*name, *value);
-        }
+            .ciphertext_blob(Blob::new(wrapped))
+            .set_encryption_context(context_map(context));
         let output = self
             .runtime
             .block_on(request.send())

@@ -113,7 +113,7 @@ pub fn encrypt(
     kms: &impl KeyService,
 ) -> Result<Vec<u8>, SecretsError> {
     parse_dotenv(plaintext)?;
-    if key_id.is_empty() || !key_id.bytes().all(|b| b.is_ascii_graphic()) {
+    if !file::is_valid_key_id(key_id) {
         return Err(SecretsError::new(
             "Hover.SecretsInvalidKey",
             "the KMS key id must be printable text without spaces",
