@@ -1,11 +1,16 @@
-//! `Hover\CliInvocation`: one artisan command to run, and the way to answer it.
+//! `Hover\CliInvocation`: one artisan command to run, and the fork it runs in.
 
-use ext_php_rs::binary::Binary;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
 use ext_php_rs::flags::ClassFlags;
 use ext_php_rs::prelude::*;
-use hover_core::runtime::{Command, Runtime};
+use hover_core::cli::{self, Command, Side};
+use hover_core::error_response::ErrorResponse;
+use hover_core::invocation::Answer;
+use hover_core::runtime::Runtime;
 
 use crate::context::PhpContext;
+use crate::panic_message;
 
 #[php_class]
 #[php(name = "Hover\\CliInvocation")]
@@ -32,25 +37,32 @@ impl PhpCliInvocation {
         PhpContext::new(self.command.context.clone())
     }
 
-    /// Appends bytes to the command's output, which the response carries base64-encoded.
-    pub fn write(&self, output: Binary<u8>) {
-        self.runtime.capture_output(&output);
-    }
-
-    /// Sends `{"exit_code": …, "output": …}` and logs the output. Throws if this invocation
-    /// was answered already.
-    pub fn finish(&self, exit_code: i64) -> PhpResult<()> {
-        if self
-            .runtime
-            .finish_command(&self.command.context.request_id, exit_code)
-        {
-            Ok(())
-        } else {
-            Err(format!(
-                "invocation {} was answered already",
-                self.command.context.request_id
-            )
-            .into())
+    /// Forks the process to run the command. Returns true in the child, which runs the
+    /// command and exits with its status, its stdout and stderr captured; returns false in
+    /// the runtime once the invocation has been answered (with the child's exit status and
+    /// output, or an error if it ran past the stop point). Throws if the invocation was
+    /// answered already: a command runs once.
+    pub fn fork(&self) -> PhpResult<bool> {
+        let invocations = self.runtime.invocations();
+        let request_id = &self.command.context.request_id;
+        if invocations.elapsed(request_id).is_none() {
+            return Err(format!("invocation {request_id} was answered already").into());
+        }
+        let ran = catch_unwind(AssertUnwindSafe(|| cli::run(invocations, &self.command)));
+        match ran {
+            Ok(side) => Ok(side == Side::Command),
+            Err(panic) => {
+                // Last resort: the invocation still gets its answer, and the loop goes on.
+                let error = ErrorResponse::new(
+                    "Hover.InternalError",
+                    format!(
+                        "the runtime failed while running the command: {}",
+                        panic_message(&*panic)
+                    ),
+                );
+                invocations.finish(request_id, Answer::Error(error));
+                Ok(false)
+            }
         }
     }
 }

@@ -3,6 +3,12 @@
 //! The runtime lives for the whole process (one per process, booted once), so PHP objects
 //! hold a `&'static` reference to it.
 
+// PHP names parameters after the Rust ones, and named arguments use those names: they are
+// PHP's camelCase (`$errorType`), not Rust's snake_case. (The attribute must be on the
+// module: ext-php-rs re-emits the methods outside an attribute on the impl block.)
+#![allow(non_snake_case)]
+
+use std::panic::catch_unwind;
 use std::sync::OnceLock;
 
 use ext_php_rs::boxed::ZBox;
@@ -10,10 +16,12 @@ use ext_php_rs::flags::ClassFlags;
 use ext_php_rs::prelude::*;
 use ext_php_rs::types::ZendHashTable;
 use ext_php_rs::zend::ce;
+use hover_core::cli;
 use hover_core::log::Level;
 use hover_core::runtime::Runtime;
 
 use crate::cli_invocation::PhpCliInvocation;
+use crate::panic_message;
 
 static RUNTIME: OnceLock<Runtime> = OnceLock::new();
 
@@ -45,18 +53,31 @@ pub struct PhpRuntime {
 
 #[php_impl]
 impl PhpRuntime {
-    /// Native init, once per process: settings, manifest, storage directories and the
-    /// environment (`getenv()`). Throws `Hover\InitException` after reporting to `/init/error`.
+    /// Native init, once per process: settings, manifest, storage directories, secrets and
+    /// the environment (`getenv()`). Throws `Hover\InitException` after reporting to
+    /// `/init/error`.
     pub fn boot() -> PhpResult<Self> {
         if let Some(runtime) = booted() {
             return Ok(Self { runtime });
         }
-        let runtime = Runtime::boot().map_err(|error| {
-            PhpException::from_class::<InitException>(format!(
-                "{}: {}",
-                error.error_type, error.message
-            ))
-        })?;
+        let runtime = match catch_unwind(Runtime::boot) {
+            Ok(Ok(runtime)) => runtime,
+            Ok(Err(error)) => {
+                return Err(PhpException::from_class::<InitException>(format!(
+                    "{}: {}",
+                    error.kind.code(),
+                    error.message
+                )));
+            }
+            Err(panic) => {
+                // Last resort: a bug in init is still reported as an init error.
+                let message = format!("init failed: {}", panic_message(&*panic));
+                Runtime::report_init_panic(&message);
+                return Err(PhpException::from_class::<InitException>(format!(
+                    "Hover.InternalError: {message}"
+                )));
+            }
+        };
         Ok(Self {
             runtime: RUNTIME.get_or_init(|| runtime),
         })
@@ -96,10 +117,16 @@ impl PhpRuntime {
         self.runtime.manifest().name.clone()
     }
 
-    /// Whether Laravel's configuration may be cached to a file: not when secrets were
-    /// loaded, since the cache would hold them in plaintext on disk.
-    pub fn may_cache_configuration(&self) -> bool {
-        self.runtime.may_cache_configuration()
+    /// Whether Laravel's configuration should be cached to a file now: on a first start
+    /// without secrets (the cache would hold them in plaintext on disk); a process
+    /// restarted in place has its cache already.
+    pub fn should_cache_configuration(&self) -> bool {
+        self.runtime.should_cache_configuration()
+    }
+
+    /// Whether a secrets file was loaded.
+    pub fn has_secrets(&self) -> bool {
+        self.runtime.has_secrets()
     }
 
     /// The variables init exported, for the bootstrap to copy into `$_ENV` and `$_SERVER`.
@@ -117,16 +144,20 @@ impl PhpRuntime {
     }
 
     /// Reports a failure of the PHP side of init (building the application) to `/init/error`.
-    pub fn report_init_error(&self, error_type: String, message: String) {
-        self.runtime.report_init_error(&error_type, &message);
+    pub fn report_init_error(&self, errorType: String, message: String) {
+        self.runtime.report_init_error(&errorType, &message);
     }
 
     /// Waits for the next CLI invocation; malformed events are answered natively meanwhile.
+    /// The first call ends init: from then on, PHP's end answers the invocation in flight
+    /// instead of reporting an init error.
     pub fn next_command(&self) -> PhpResult<PhpCliInvocation> {
-        let command = self
-            .runtime
-            .next_command()
-            .map_err(|error| PhpException::from_class::<RuntimeApiException>(error.to_string()))?;
+        self.runtime.serve();
+        let command = cli::next_command(self.runtime.invocations()).map_err(|error| {
+            self.runtime
+                .log(Level::Error, None, &format!("{error}; the runtime stops"));
+            PhpException::from_class::<RuntimeApiException>(error.to_string())
+        })?;
         Ok(PhpCliInvocation::new(self.runtime, command))
     }
 }

@@ -1,14 +1,16 @@
-//! PHP's request shutdown hook: the last chance to answer an invocation that `exit()` or a
-//! fatal error cut short.
+//! PHP's request shutdown hook: what PHP's end means for the runtime.
 //!
-//! PHP calls it after shutdown functions have run and output buffers have been flushed, so
-//! the command's output is complete. The invocation is answered with PHP's exit status, as
-//! the original runtime's `php artisan` subprocess would have been, and the process then
-//! restarts itself in place to keep serving.
+//! PHP calls it after shutdown functions have run and output buffers have been flushed.
+//! While the application boots, an end (`exit()`, a fatal error) is an init error to
+//! report; during an invocation, the invocation is answered with the function type's
+//! answer for it and the process restarts in place to keep serving. In a fork of the
+//! runtime (a CLI command) it does nothing.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use ext_php_rs::zend::ExecutorGlobals;
+use ext_php_rs::ffi::E_FATAL_ERRORS;
+use ext_php_rs::zend::{ExecutorGlobals, ProcessGlobals};
+use hover_core::runtime::AfterPhp;
 
 use crate::runtime::booted;
 
@@ -17,9 +19,33 @@ pub extern "C" fn request_shutdown(_type: i32, _module_number: i32) -> i32 {
     let _ = catch_unwind(AssertUnwindSafe(|| {
         let Some(runtime) = booted() else { return };
         let exit_status = ExecutorGlobals::get().exit_status;
-        if runtime.answer_abandoned(i64::from(exit_status)) {
+        let fatal_error = last_fatal_error();
+        if runtime.php_ended(i64::from(exit_status), fatal_error.as_deref()) == AfterPhp::Restart {
             runtime.restart();
         }
     }));
     0
+}
+
+/// PHP's last error, as its CLI prints it, if it was fatal.
+fn last_fatal_error() -> Option<String> {
+    let globals = ProcessGlobals::get();
+    if globals.last_error_type as u32 & E_FATAL_ERRORS == 0 {
+        return None;
+    }
+    let text = |string: *mut ext_php_rs::types::ZendStr| {
+        // SAFETY: PHP sets `last_error_message` and `last_error_file` to valid zend_strings
+        // (or NULL) together with `last_error_type`, and frees them only at the start of
+        // the next request or when the next error replaces them; this runs within the
+        // request, under ext-php-rs's lock of the process globals.
+        unsafe { string.as_ref() }
+            .map(|string| String::from_utf8_lossy(string.as_bytes()).into_owned())
+            .unwrap_or_default()
+    };
+    Some(format!(
+        "{} in {} on line {}",
+        text(globals.last_error_message),
+        text(globals.last_error_file),
+        globals.last_error_lineno
+    ))
 }

@@ -46,12 +46,15 @@ final class Bootstrap
 
     /**
      * The extension has set the process environment (getenv); $_ENV and $_SERVER are PHP
-     * arrays, so they are filled here, before Laravel reads any of the three.
+     * arrays, so they are filled here, before Laravel reads any of the three. PHP copied
+     * the environment into $_SERVER at start-up, with the extension's restart handoff when
+     * the process restarted in place; that one is the runtime's, not the application's.
      *
      * @param array<string, string> $variables
      */
     private static function exportEnvironment(array $variables): void
     {
+        unset($_ENV['HOVER_RESTART_HANDOFF'], $_SERVER['HOVER_RESTART_HANDOFF']);
         foreach ($variables as $name => $value) {
             $_ENV[$name] = $value;
             $_SERVER[$name] = $value;
@@ -67,16 +70,16 @@ final class Bootstrap
         $laravel = new LaravelApplication($runtime);
         $app = $laravel->create();
         $handler = new CommandHandler($runtime, $app);
-        if (!$runtime->mayCacheConfiguration()) {
-            return $handler;
+        if ($runtime->shouldCacheConfiguration()) {
+            try {
+                $laravel->cacheConfiguration($app->make(Kernel::class));
+            } catch (Throwable $e) {
+                // The original runtime served on without the cache; so does this one.
+                $runtime->logWarning('the configuration could not be cached, the application reads it from its files: '
+                    . $e->getMessage());
+            }
         }
-        try {
-            $laravel->cacheConfiguration($app->make(Kernel::class));
-        } catch (Throwable $e) {
-            // The original runtime served on without the cache; so does this one.
-            $runtime->logWarning('the configuration could not be cached, the application reads it from its files: '
-                . $e->getMessage());
-        }
+        $handler->prepareForForking();
 
         return $handler;
     }

@@ -44,9 +44,6 @@ final class LaravelApplication
      * fastest way to run it. The child ends with SIGKILL, never destructing the objects it
      * shares with the parent (a connection opened while booting would be closed under the
      * parent). Without pcntl it runs as `php artisan config:cache`, as the original did.
-     *
-     * Call it before the first invocation: the extension starts its watchdog thread then,
-     * and a fork made afterwards would not have it.
      */
     public function cacheConfiguration(Kernel $kernel): void
     {

@@ -10,15 +10,28 @@ namespace Hover;
 /** Thrown by Runtime::boot(); the failure has already been reported to /init/error. */
 class InitException extends \Exception
 {
+    /** Not instantiable from PHP: only the extension throws it. */
+    public function __construct()
+    {
+    }
 }
 
 /** Thrown when the Lambda Runtime API cannot be used any more: the process should end. */
 class RuntimeApiException extends \Exception
 {
+    /** Not instantiable from PHP: only the extension throws it. */
+    public function __construct()
+    {
+    }
 }
 
 final class Runtime
 {
+    /** Not instantiable from PHP: the extension makes these. */
+    public function __construct()
+    {
+    }
+
     /**
      * Native init, once per process: settings, manifest, storage directories and the
      * environment (getenv()). Later calls return the same runtime.
@@ -52,10 +65,16 @@ final class Runtime
     }
 
     /**
-     * Whether Laravel's configuration may be cached to a file: not when secrets were loaded,
-     * since the cache would hold their values in plaintext on disk.
+     * Whether Laravel's configuration should be cached to a file now: on a first start
+     * without secrets (the cache would hold their values in plaintext on disk). A process
+     * restarted in place has the cache its first start made.
      */
-    public function mayCacheConfiguration(): bool
+    public function shouldCacheConfiguration(): bool
+    {
+    }
+
+    /** Whether a secrets file was loaded. */
+    public function hasSecrets(): bool
     {
     }
 
@@ -86,6 +105,11 @@ final class Runtime
 
 final class CliInvocation
 {
+    /** Not instantiable from PHP: the extension makes these. */
+    public function __construct()
+    {
+    }
+
     /** The artisan command line, e.g. "migrate --force". */
     public function command(): string
     {
@@ -95,23 +119,25 @@ final class CliInvocation
     {
     }
 
-    /** Appends bytes to the output the response carries (base64-encoded). */
-    public function write(string $output): void
-    {
-    }
-
     /**
-     * Sends {"exit_code": …, "output": …} and logs the output to stderr.
+     * Forks the process to run the command. Returns true in the command's process, which
+     * runs the command and exits with its status (its stdout and stderr are captured);
+     * returns false in the runtime once the invocation has been answered.
      *
      * @throws \Exception when the invocation was answered already
      */
-    public function finish(int $exitCode): void
+    public function fork(): bool
     {
     }
 }
 
 final class Context
 {
+    /** Not instantiable from PHP: the extension makes these. */
+    public function __construct()
+    {
+    }
+
     public function requestId(): string
     {
     }

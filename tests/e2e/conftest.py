@@ -108,6 +108,13 @@ class Runtime:
     def log(self):
         return self.log_path.read_text(errors="replace")
 
+    def pid(self):
+        """The runtime process the RIE started (it starts it on the first invocation)."""
+        (pid,) = subprocess.run(
+            ["ps", "--ppid", str(self.process.pid), "-o", "pid="], capture_output=True, text=True, check=True
+        ).stdout.split()
+        return int(pid)
+
     def stop(self):
         self.process.terminate()
         try:
@@ -130,6 +137,40 @@ def start_runtime(tmp_path):
     yield start
     for runtime in started:
         runtime.stop()
+
+
+def artisan(*arguments):
+    """Runs `php artisan ARGUMENTS --no-interaction 2>&1` on the example app as the original
+    runtime ran each command (the manifest's environment exported, storage under /tmp);
+    returns the exit status and the output: the oracle for what a response must carry."""
+    storage = pathlib.Path(os.environ.get("TMPDIR", "/tmp")) / f"hover-artisan-{os.getpid()}"
+    for folder in ["bootstrap/cache", "framework/cache/data", "framework/views", "logs"]:
+        (storage / folder).mkdir(parents=True, exist_ok=True)
+    manifest = json.loads((EXAMPLE_APP / "hover_runtime" / "manifest.json").read_text())
+    environment = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOVER_STORAGE_PATH": str(storage),
+        **{name: str(value).lower() if isinstance(value, bool) else str(value) for name, value in manifest["environment"].items()},
+        **{f"APP_{kind}_CACHE": str(storage / "bootstrap" / "cache" / f"{kind.lower()}.php") for kind in ["CONFIG", "SERVICES", "PACKAGES", "ROUTES", "EVENTS"]},
+    }
+    finished = subprocess.run(
+        ["php8.2", str(EXAMPLE_APP / "artisan"), *arguments, "--no-interaction"],
+        env=environment,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        timeout=60,
+    )
+    return finished.returncode, finished.stdout.decode()
+
+
+def process_is_gone(pid):
+    """Whether a process has ended (a zombie waiting for its reaper counts as ended)."""
+    try:
+        stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
 
 
 @pytest.fixture(scope="module")

@@ -78,10 +78,8 @@ def test_a_fatal_error_is_answered_with_its_message_and_the_runtime_keeps_servin
 
 
 def test_a_process_the_command_forks_never_answers_for_it(cli):
-    abandoned = cli.log().count("ended the PHP process")
-    assert cli.command("hover:fork") == (0, "child exited with 0\n")
+    assert cli.command("hover:fork") == (0, "from the child\nchild exited with 0\n")
     assert cli.command("hover:greet Single") == (0, "Hello, Single!\n")
-    assert cli.log().count("ended the PHP process") == abandoned, "the child's exit is not the command's"
 
 
 def test_a_command_past_the_deadline_is_stopped_and_the_next_invocation_works(cli):
@@ -89,7 +87,11 @@ def test_a_command_past_the_deadline_is_stopped_and_the_next_invocation_works(cl
     response = cli.invoke({"command": "hover:sleep 30"})
     elapsed = time.monotonic() - started
     assert response["errorType"] == "Hover.CommandTimeout", response
-    assert "`hover:sleep 30` was still running 1 s before the invocation's deadline" in response["errorMessage"]
+    assert re.fullmatch(
+        r"`hover:sleep 30` was still running after 3\d\d\d ms, close to the invocation's deadline; "
+        r"it was stopped with the processes it started; its last output: sleeping 30 s\n",
+        response["errorMessage"],
+    ), response
     assert elapsed < 4, "answered before Lambda's own timeout of 4 s"
     assert cli.command("hover:greet Later") == (0, "Hello, Later!\n")
     log = cli.log()
@@ -145,21 +147,6 @@ def test_output_reaches_the_log_while_the_command_still_runs(cli):
     assert not finished.is_set(), "logged before the command ended"
     assert finished.wait(10)
     assert "INFO\twoke up" in cli.log()
-
-
-def test_a_response_too_large_for_lambda_is_an_error_and_the_loop_goes_on(cli):
-    response = cli.invoke({"command": "hover:flood 5"})
-    assert "exit_code" not in response
-    assert "payload size" in response["errorMessage"], response
-    assert "Hover.ResponseTooLarge: the response is" in cli.log()
-    assert cli.command("hover:greet Smaller") == (0, "Hello, Smaller!\n")
-
-
-def test_output_past_what_lambda_can_carry_is_not_kept_and_is_an_error(cli):
-    response = cli.invoke({"command": "hover:flood 20"})
-    assert response["errorType"] == "Hover.ResponseTooLarge", response
-    assert response["errorMessage"].startswith("`hover:flood 20` wrote 20971520 bytes of output, more than a Lambda response")
-    assert cli.command("hover:greet Calm") == (0, "Hello, Calm!\n")
 
 
 def test_the_command_line_reaches_artisan_without_a_shell(cli):

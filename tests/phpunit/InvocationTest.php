@@ -66,7 +66,6 @@ final class InvocationTest extends TestCase
         // is sent); the fixture's environment starts with a stale _X_AMZN_TRACE_ID.
         [, $report] = self::invokeFixture('hover:ping');
         $this->assertNull($report['traceId']);
-        $this->assertNull($report['traceIdVariable']);
     }
 
     public function testTheClientContextIsPassedThrough(): void
@@ -84,14 +83,38 @@ final class InvocationTest extends TestCase
         $this->assertStringEndsWith("\nbytes that are not UTF-8: \xff\xfe", $output);
     }
 
-    public function testAnInvocationCannotBeAnsweredTwice(): void
+    public function testACommandRunsOnce(): void
     {
         $first = self::invokeFixture('first');
-        [, $report] = self::invokeFixture('second');
+        [, $report] = self::invokeFixture('fork the previous');
         $this->assertSame(
             "Exception: invocation {$first[1]['requestId']} was answered already",
-            $report['finishAgain']
+            $report['forkPrevious']
         );
+    }
+
+    public function testTheRuntimeRestartsInPlaceWhenPhpEndsMidInvocation(): void
+    {
+        [, $before] = self::invokeFixture('hover:ping');
+        $this->assertTrue($before['shouldCacheConfiguration'], 'a first start caches the configuration');
+
+        $response = self::$emulator->invoke(json_encode(['command' => 'exit in the runtime']));
+        $this->assertSame('Hover.RuntimeExited', $response['errorType'], json_encode($response));
+        $this->assertStringStartsWith(
+            'the runtime\'s PHP process ended with status 5 before `exit in the runtime` ran',
+            $response['errorMessage']
+        );
+
+        [$exitCode, $after] = self::invokeFixture('hover:ping');
+        $this->assertSame(0, $exitCode);
+        $this->assertSame($before['runtimePid'], $after['runtimePid'], 'restarted in place: same process');
+        $this->assertFalse($after['shouldCacheConfiguration'], 'the cache of the first start stays');
+        $this->assertSame('production', $after['appEnv'], 'the settled environment is carried over');
+        $this->assertFalse($after['handoffVisible']);
+        $log = self::$emulator->log();
+        $this->assertStringContainsString('the runtime restarted in place (restart 1)', $log);
+        $this->assertStringNotContainsString('init/error', $log);
+        $this->assertStringNotContainsString('Runtime exited', $log);
     }
 
     public function testAFailureOfPhpInitIsReportedToInitError(): void

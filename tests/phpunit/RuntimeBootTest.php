@@ -61,7 +61,8 @@ final class RuntimeBootTest extends TestCase
         $this->assertSame($this->directory, $report['taskRoot']);
         $this->assertSame($this->directory . '/hover_runtime', $report['runtimeDir']);
         $this->assertSame($this->directory . '/storage', $report['storagePath']);
-        $this->assertTrue($report['mayCacheConfiguration'], 'no secrets file, so the config may be cached');
+        $this->assertTrue($report['shouldCacheConfiguration'], 'no secrets file, so the config is cached');
+        $this->assertFalse($report['hasSecrets']);
         $folders = [
             'app/public', 'bootstrap/cache', 'framework/cache/data', 'framework/sessions', 'framework/views', 'logs',
         ];
@@ -122,8 +123,21 @@ final class RuntimeBootTest extends TestCase
         [, $stderr] = $this->boot('log-warning');
         $this->assertMatchesRegularExpression("/^\\S+Z\tundefined\tWARN\tthe disk is nearly full$/m", $stderr);
         [, $stderr] = $this->boot('log-warning', ['AWS_LAMBDA_LOG_FORMAT' => 'JSON']);
-        $record = json_decode(trim($stderr), true, 512, JSON_THROW_ON_ERROR);
-        $this->assertSame(['WARN', 'the disk is nearly full'], [$record['level'], $record['message']]);
+        $records = array_map(
+            static fn (string $line) => json_decode($line, true, 512, JSON_THROW_ON_ERROR),
+            explode("\n", trim($stderr))
+        );
+        $this->assertSame(['WARN', 'the disk is nearly full'], [$records[0]['level'], $records[0]['message']]);
+    }
+
+    public function testAProcessThatEndsBeforeServingReportsAnInitError(): void
+    {
+        $this->writeManifest(['name' => 'shop']);
+        [, $stderr] = $this->boot('log-warning');
+        $this->assertStringContainsString(
+            "ERROR\tHover.InitExited: PHP exited with status 0 while the application booted",
+            $stderr
+        );
     }
 
     public function testTheFunctionTypeCanBeOverridden(): void
@@ -189,9 +203,13 @@ final class RuntimeBootTest extends TestCase
     {
         $this->writeManifest(['name' => 'shop']);
         [$report] = $this->boot('instantiate');
-        foreach ($report['instantiate'] as $class => $outcome) {
-            $this->assertStringContainsString('instantiate', $outcome, $class);
-        }
-        $this->assertCount(3, $report['instantiate']);
+        $this->assertSame(
+            [
+                'Hover\\Runtime' => 'You cannot instantiate this class from PHP.',
+                'Hover\\Context' => 'You cannot instantiate this class from PHP.',
+                'Hover\\CliInvocation' => 'You cannot instantiate this class from PHP.',
+            ],
+            $report['instantiate']
+        );
     }
 }

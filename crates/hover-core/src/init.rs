@@ -1,30 +1,70 @@
-//! Init: everything the runtime settles natively before Laravel boots.
+//! Init: everything the runtime settles natively before Laravel boots, as one step.
 //!
 //! Where the application and the runtime files are, which function type this is, the
-//! storage directories Laravel writes to (Lambda's only writable place is `/tmp`), and the
-//! environment the application sees. Each failure is an [`InitError`] for `/init/error`.
+//! storage directories Laravel writes to (Lambda's only writable place is `/tmp`), the
+//! secrets, and the environment the application sees; [`run`] returns all of it as a
+//! [`Settled`]. Each failure is an [`InitError`] for `/init/error`. In a process restarted
+//! in place ([`crate::restart`]), init takes over what the first start settled instead of
+//! doing it again: no KMS call, no environment to build.
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use zeroize::Zeroizing;
 
 use crate::dotenv::{self, Entry};
 use crate::function_type::FunctionType;
+use crate::log::{Level, LogFormat};
 use crate::manifest::{Manifest, ManifestError};
-use crate::secrets::SecretsError;
+use crate::process;
+use crate::restart::{HANDOFF_VARIABLE, Handoff, Restart};
+use crate::runtime_api::RuntimeApiClient;
+use crate::secrets::{self, SecretsError, kms::AwsKms};
+
+/// Why init failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InitErrorKind {
+    /// `AWS_LAMBDA_RUNTIME_API` is not set.
+    NoRuntimeApi,
+    /// Neither the function name nor `HOVER_FUNCTION_TYPE` says http, cli or queue.
+    UnknownFunctionType,
+    InvalidManifest,
+    StorageUnavailable,
+    /// Another thread runs while init must change the environment.
+    UnsafeThreads,
+    /// The process cannot read what a restart needs (`/proc/self`).
+    ProcessUnreadable,
+    /// The secrets file failed; the code says how.
+    Secrets(&'static str),
+}
+
+impl InitErrorKind {
+    /// The error type Lambda reports, in AWS's `Category.Reason` form.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::NoRuntimeApi => "Hover.NoRuntimeApi",
+            Self::UnknownFunctionType => "Hover.UnknownFunctionType",
+            Self::InvalidManifest => "Hover.InvalidManifest",
+            Self::StorageUnavailable => "Hover.StorageUnavailable",
+            Self::UnsafeThreads => "Hover.UnsafeThreads",
+            Self::ProcessUnreadable => "Hover.InitFailed",
+            Self::Secrets(code) => code,
+        }
+    }
+}
 
 /// A failed init, reported to `/init/error` and stderr before the process exits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InitError {
-    pub error_type: &'static str,
+    pub kind: InitErrorKind,
     pub message: String,
 }
 
 impl InitError {
-    fn new(error_type: &'static str, message: impl Into<String>) -> Self {
+    fn new(kind: InitErrorKind, message: impl Into<String>) -> Self {
         Self {
-            error_type,
+            kind,
             message: message.into(),
         }
     }
@@ -32,7 +72,7 @@ impl InitError {
 
 impl From<ManifestError> for InitError {
     fn from(ManifestError(message): ManifestError) -> Self {
-        Self::new("Hover.InvalidManifest", message)
+        Self::new(InitErrorKind::InvalidManifest, message)
     }
 }
 
@@ -43,8 +83,168 @@ impl From<SecretsError> for InitError {
             message,
         }: SecretsError,
     ) -> Self {
-        Self::new(error_type, message)
+        Self::new(InitErrorKind::Secrets(error_type), message)
     }
+}
+
+/// Exported variables, names and values, in the order they are set; values may be secrets.
+pub type Variables = Vec<(String, Zeroizing<String>)>;
+
+/// What init settled, for the rest of the process's life.
+pub struct Settled {
+    pub settings: Settings,
+    pub manifest: Manifest,
+    /// The variables init exported.
+    pub environment: Variables,
+    /// Whether a secrets file was loaded, whose values Laravel's config cache would hold.
+    pub has_secrets: bool,
+    pub log: LogFormat,
+    pub api: RuntimeApiClient,
+    /// How to restart in place, with the environment as init left it.
+    pub restart: Restart,
+    /// `None` on a first start; after a restart in place, how many restarts came before.
+    pub restarted: Option<u32>,
+}
+
+/// Whether this process is a restart in place (its image was handed a [`Handoff`]).
+pub fn is_restart() -> bool {
+    std::env::var(HANDOFF_VARIABLE)
+        .ok()
+        .and_then(|text| Handoff::for_this_process(&text))
+        .is_some()
+}
+
+/// Runs init: settings, manifest, storage, secrets and environment, or, in a process
+/// restarted in place, takes over what the first start settled.
+pub fn run(log: LogFormat) -> Result<Settled, InitError> {
+    let settings = Settings::from_env(|name| std::env::var(name).ok())?;
+    let manifest = Manifest::load(&settings.manifest_path())?;
+    create_storage(&settings.storage_path)?;
+    let handoff = std::env::var(HANDOFF_VARIABLE)
+        .ok()
+        .map(|text| Handoff::for_this_process(&text));
+    let (environment, has_secrets, restarted) = match handoff {
+        Some(Some(handoff)) => {
+            let variables = handoff
+                .exported
+                .into_iter()
+                .filter_map(|name| {
+                    let value = std::env::var(&name).ok()?;
+                    Some((name, Zeroizing::new(value)))
+                })
+                .collect();
+            set_environment(&[], true)?;
+            log.write(
+                Level::Info,
+                None,
+                &format!(
+                    "the runtime restarted in place (restart {})",
+                    handoff.restarts + 1
+                ),
+            );
+            (variables, handoff.has_secrets, Some(handoff.restarts))
+        }
+        // Absent, or set by something other than this process's previous image: a first
+        // start, and the stray variable goes.
+        other => {
+            let (variables, has_secrets) = first_environment(&settings, &manifest, log)?;
+            set_environment(&variables, other.is_some())?;
+            (variables, has_secrets, None)
+        }
+    };
+    let restart = Restart::capture().map_err(|error| {
+        InitError::new(
+            InitErrorKind::ProcessUnreadable,
+            format!("cannot read the process's own command line: {error}"),
+        )
+    })?;
+    let api = RuntimeApiClient::new(&settings.runtime_api);
+    Ok(Settled {
+        settings,
+        manifest,
+        environment,
+        has_secrets,
+        log,
+        api,
+        restart,
+        restarted,
+    })
+}
+
+/// Decrypts the secrets, if any, and layers the environment of a first start.
+fn first_environment(
+    settings: &Settings,
+    manifest: &Manifest,
+    log: LogFormat,
+) -> Result<(Variables, bool), InitError> {
+    let started = Instant::now();
+    let secrets = secrets::load(
+        &settings.secrets_path(),
+        &manifest.name,
+        AwsKms::from_environment,
+    )?;
+    if let Some(secrets) = &secrets {
+        log.write(
+            Level::Info,
+            None,
+            &format!(
+                "secrets: {} entries from {} ({} format) decrypted in {:.1} ms",
+                secrets.entries.len(),
+                settings.secrets_path().display(),
+                secrets.format.as_str(),
+                started.elapsed().as_secs_f64() * 1000.0
+            ),
+        );
+    }
+    let layered = environment(
+        manifest,
+        &settings.storage_path,
+        secrets.as_ref().map_or(&[], |secrets| &secrets.entries[..]),
+        |name| std::env::var(name).ok(),
+    );
+    for name in &layered.ignored {
+        log.write(Level::Warn, None, &format!("manifest.json: \"environment.{name}\" is ignored: Lambda's own variables cannot be overwritten"));
+    }
+    for name in &layered.shadowed {
+        log.write(Level::Warn, None, &format!("secrets: {name} is ignored: the manifest, the function's environment or Lambda already sets it"));
+    }
+    Ok((layered.variables, secrets.is_some()))
+}
+
+/// Sets `variables` in the process environment, and removes the restart handoff when
+/// `remove_handoff`.
+fn set_environment(
+    variables: &[(String, Zeroizing<String>)],
+    remove_handoff: bool,
+) -> Result<(), InitError> {
+    let threads = process::thread_count().map_err(|error| {
+        InitError::new(
+            InitErrorKind::ProcessUnreadable,
+            format!("cannot count the process's threads: {error}"),
+        )
+    })?;
+    if threads != 1 {
+        return Err(InitError::new(
+            InitErrorKind::UnsafeThreads,
+            format!(
+                "init must set the environment while the runtime runs alone, but {threads} threads run ({}): a PHP extension started them; disable it for the runtime",
+                process::thread_names().join(", ")
+            ),
+        ));
+    }
+    for (name, value) in variables {
+        // SAFETY: `setenv` is unsound only if another thread reads or writes the
+        // environment meanwhile. This process runs one thread: counted just above (which
+        // also proves the KMS client's runtime left no thread behind), and nothing between
+        // that count and these writes starts one. Names and values cannot make `set_var`
+        // panic: the manifest and dotenv parsers refuse `=` in names and NUL anywhere.
+        unsafe { std::env::set_var(name, value.as_str()) };
+    }
+    if remove_handoff {
+        // SAFETY: as above, this process runs one thread.
+        unsafe { std::env::remove_var(HANDOFF_VARIABLE) };
+    }
+    Ok(())
 }
 
 /// Where things are and what to serve, from Lambda's variables and Hover's overrides.
@@ -66,7 +266,7 @@ impl Settings {
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, InitError> {
         let runtime_api = var("AWS_LAMBDA_RUNTIME_API").ok_or_else(|| {
             InitError::new(
-                "Hover.NoRuntimeApi",
+                InitErrorKind::NoRuntimeApi,
                 "AWS_LAMBDA_RUNTIME_API is not set: run the runtime under Lambda or the Runtime Interface Emulator",
             )
         })?;
@@ -80,7 +280,7 @@ impl Settings {
             var("AWS_LAMBDA_FUNCTION_NAME").as_deref(),
             var("HOVER_FUNCTION_TYPE").as_deref(),
         )
-        .map_err(|message| InitError::new("Hover.UnknownFunctionType", message))?;
+        .map_err(|message| InitError::new(InitErrorKind::UnknownFunctionType, message))?;
         Ok(Self {
             task_root,
             runtime_dir,
@@ -118,7 +318,7 @@ pub fn create_storage(storage_path: &Path) -> Result<(), InitError> {
         let path = storage_path.join(directory);
         fs::create_dir_all(&path).map_err(|error| {
             InitError::new(
-                "Hover.StorageUnavailable",
+                InitErrorKind::StorageUnavailable,
                 format!(
                     "cannot create the storage directory {}: {error}",
                     path.display()
@@ -273,13 +473,13 @@ mod tests {
     #[test]
     fn missing_runtime_api_or_type_is_an_init_error() {
         let error = Settings::from_env(lookup(&[("HOVER_FUNCTION_TYPE", "cli")])).unwrap_err();
-        assert_eq!(error.error_type, "Hover.NoRuntimeApi");
+        assert_eq!(error.kind, InitErrorKind::NoRuntimeApi);
         let error = Settings::from_env(lookup(&[
             ("AWS_LAMBDA_RUNTIME_API", "x:1"),
             ("AWS_LAMBDA_FUNCTION_NAME", "f"),
         ]))
         .unwrap_err();
-        assert_eq!(error.error_type, "Hover.UnknownFunctionType");
+        assert_eq!(error.kind, InitErrorKind::UnknownFunctionType);
     }
 
     #[test]
@@ -293,7 +493,7 @@ mod tests {
         let blocked = root.join("file");
         fs::write(&blocked, b"").unwrap();
         let error = create_storage(&blocked).unwrap_err();
-        assert_eq!(error.error_type, "Hover.StorageUnavailable");
+        assert_eq!(error.kind, InitErrorKind::StorageUnavailable);
         assert!(
             error
                 .message

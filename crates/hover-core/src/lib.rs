@@ -1,21 +1,28 @@
-//! The Hover runtime's logic, kept free of the Zend API.
-//!
-//! Everything here is plain Rust so that `cargo test -p hover-core` links and runs without
-//! PHP: the Lambda Runtime API client, the manifest, init, the CLI event format, log records
-//! and the runtime that ties them together. The `hover` crate at the root of the workspace
-//! only exposes these to PHP.
+//! The Hover runtime's logic, kept free of the Zend API so that `cargo test -p hover-core`
+//! links and runs without PHP. The `hover` crate at the root of the workspace only exposes
+//! it to PHP. A map:
 
-pub mod cli;
+// The Lambda side: the Runtime API, what it says of an invocation, how it is answered, and
+// the core that answers each invocation exactly once.
 pub mod context;
-pub mod dotenv;
 pub mod error_response;
+pub mod invocation;
+pub mod log;
+pub mod runtime_api;
+
+// Init: settings, the manifest, storage and the environment, settled once per process.
 pub mod function_type;
 pub mod init;
-pub mod log;
 pub mod manifest;
-pub mod output;
-pub mod restart;
 pub mod runtime;
-pub mod runtime_api;
+
+// Secrets: the encrypted dotenv file, opened with KMS and AES.
+pub mod dotenv;
 pub mod secrets;
-mod watchdog;
+
+// Function types: what each does with an invocation.
+pub mod cli;
+
+// Process control: commands in forks of the runtime, and restarts in place.
+pub mod process;
+pub mod restart;

@@ -1,8 +1,12 @@
-//! Restarting the runtime in place, for when the PHP side cannot go on safely.
+//! Restarting the runtime in place, for when PHP ended in the middle of an invocation and
+//! the process cannot go on.
 //!
-//! The process `exec`s the same program with the same arguments and the environment it
-//! started with. The pid stays, so Lambda (or the emulator) simply sees the runtime call
-//! `/next` again, while PHP, Laravel and everything a stopped command left behind are gone.
+//! The process `exec`s the same program with the same arguments and the environment init
+//! settled (so the secrets are there and nothing an invocation changed is), plus a
+//! [`Handoff`] that tells the new image what init already did. The pid stays, so Lambda
+//! simply sees the runtime call `/next` again, and the new image neither reports to
+//! `/init/error`, nor calls KMS, nor caches the configuration again. Children survive an
+//! `exec`, so whatever the runtime supervises stays its own.
 
 use std::ffi::OsString;
 use std::fs;
@@ -12,6 +16,57 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command;
 
+use serde::{Deserialize, Serialize};
+
+/// The variable that carries the handoff into the restarted image; init removes it.
+pub const HANDOFF_VARIABLE: &str = "HOVER_RESTART_HANDOFF";
+
+/// What init settled, for the restarted image. No secret values: those are in the
+/// environment the image starts with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Handoff {
+    /// The process this was made for: its pid and its start time (which `exec` keeps), so
+    /// that a handoff set by anything else (the function's configuration) is not believed.
+    pub process: ProcessIdentity,
+    /// How many restarts came before the one it starts.
+    pub restarts: u32,
+    /// Whether init loaded a secrets file.
+    pub has_secrets: bool,
+    /// The names init exported, in order, for `$_ENV` and `$_SERVER`.
+    pub exported: Vec<String>,
+}
+
+impl Handoff {
+    /// Reads a handoff meant for this very process; `None` for anything else.
+    pub fn for_this_process(text: &str) -> Option<Self> {
+        let handoff: Self = serde_json::from_str(text).ok()?;
+        (ProcessIdentity::current().ok()? == handoff.process).then_some(handoff)
+    }
+}
+
+/// A process, told apart from any other that ever had its pid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessIdentity {
+    pub pid: u32,
+    /// Field 22 of `/proc/self/stat`: clock ticks from boot to the process's start.
+    pub started: u64,
+}
+
+impl ProcessIdentity {
+    pub fn current() -> io::Result<Self> {
+        let stat = fs::read_to_string("/proc/self/stat")?;
+        let started = stat
+            .rsplit_once(')')
+            .and_then(|(_, fields)| fields.split_whitespace().nth(19))
+            .and_then(|ticks| ticks.parse().ok())
+            .ok_or_else(|| io::Error::other("/proc/self/stat has no start time"))?;
+        Ok(Self {
+            pid: std::process::id(),
+            started,
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Restart {
     program: PathBuf,
@@ -20,8 +75,8 @@ pub struct Restart {
 }
 
 impl Restart {
-    /// Captures the program, its arguments and the environment as they are now; call it
-    /// before init changes the environment.
+    /// Captures the program, its arguments and the environment as they are now: call it
+    /// at the end of init, once the environment is settled.
     ///
     /// The arguments come from `/proc/self/cmdline`: PHP's CLI moves its `argv` away at
     /// start-up (to be able to set the process title), which leaves `std::env::args_os()`
@@ -40,15 +95,17 @@ impl Restart {
         })
     }
 
-    /// Replaces the process image. Returns only if `exec` failed.
-    pub fn exec(&self) -> io::Error {
+    /// Replaces the process image, handing `handoff` over. Returns only if `exec` failed.
+    pub fn exec(&self, handoff: &Handoff) -> io::Error {
         let mut command = Command::new(&self.program);
         if let Some((argv0, rest)) = self.args.split_first() {
             command.arg0(argv0).args(rest);
         }
+        let handoff = serde_json::to_string(handoff).expect("a handoff always serializes");
         command
             .env_clear()
-            .envs(self.environment.iter().map(|(name, value)| (name, value)));
+            .envs(self.environment.iter().map(|(name, value)| (name, value)))
+            .env(HANDOFF_VARIABLE, handoff);
         command.exec()
     }
 }
@@ -63,5 +120,38 @@ mod tests {
         assert_eq!(restart.program, std::env::current_exe().unwrap());
         assert_eq!(restart.args, std::env::args_os().collect::<Vec<_>>());
         assert!(restart.environment.iter().any(|(name, _)| name == "PATH"));
+    }
+
+    #[test]
+    fn a_handoff_is_believed_only_by_the_process_it_was_made_for() {
+        let this = ProcessIdentity::current().unwrap();
+        assert_eq!(this, ProcessIdentity::current().unwrap(), "stable");
+        let handoff = Handoff {
+            process: this,
+            restarts: 2,
+            has_secrets: true,
+            exported: vec!["APP_KEY".into(), "DB_PASSWORD".into()],
+        };
+        let text = serde_json::to_string(&handoff).unwrap();
+        assert_eq!(Handoff::for_this_process(&text), Some(handoff.clone()));
+        for other in [
+            ProcessIdentity {
+                pid: this.pid + 1,
+                ..this
+            },
+            ProcessIdentity {
+                started: this.started + 1,
+                ..this
+            },
+        ] {
+            let forged = serde_json::to_string(&Handoff {
+                process: other,
+                ..handoff.clone()
+            })
+            .unwrap();
+            assert_eq!(Handoff::for_this_process(&forged), None);
+        }
+        assert_eq!(Handoff::for_this_process("{}"), None);
+        assert_eq!(Handoff::for_this_process("not json"), None);
     }
 }

@@ -1,145 +1,94 @@
-//! `Runtime`: one runtime process, from init through the invocation loop.
+//! `Runtime`: one runtime process, from init through the invocation loop, whatever its
+//! function type.
 //!
-//! It owns the Runtime API client, the invocation in flight and the deadline watchdog, and
-//! guarantees that every invocation gets exactly one answer: from the handler when it
-//! finishes, from [`Runtime::answer_abandoned`] when PHP ends mid-invocation (`exit()`, a
-//! fatal error), or from the watchdog when the deadline is near, in which case the process
-//! then restarts itself so that the next invocation starts clean.
+//! It holds what init settled and the invocation core, and decides what PHP's end means:
+//! during init, an init error to report (an `exit()` in a config file, a fatal error while
+//! the application boots); during an invocation, an answer for it and a restart in place;
+//! otherwise nothing.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, Once, PoisonError};
-use std::thread;
-use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
 
-use crate::cli;
-use crate::context::Context;
 use crate::error_response::ErrorResponse;
-use crate::init::{self, InitError, Settings};
+use crate::init::{self, InitError, Settings, Settled};
+use crate::invocation::{Invocations, SystemClock};
 use crate::log::{Level, LogFormat};
 use crate::manifest::Manifest;
-use crate::output::{self, CapturedOutput};
-use crate::restart::Restart;
-use crate::runtime_api::{Delivery, RuntimeApiClient, RuntimeApiError};
-use crate::secrets::{self, kms::AwsKms};
-use crate::watchdog::Watchdog;
-
-/// How long before Lambda's deadline a command still running is stopped, leaving time to
-/// answer before Lambda kills the process.
-const STOP_BEFORE_DEADLINE: Duration = Duration::from_secs(1);
-
-/// A CLI invocation handed to the PHP side.
-#[derive(Debug, Clone)]
-pub struct Command {
-    pub line: String,
-    pub context: Context,
-}
-
-struct InFlight {
-    command: Command,
-    started: Instant,
-    output: CapturedOutput,
-}
+use crate::process;
+use crate::restart::{Handoff, ProcessIdentity, Restart};
+use crate::runtime_api::RuntimeApiClient;
 
 pub struct Runtime {
     settings: Settings,
     manifest: Manifest,
     environment: Vec<(String, Zeroizing<String>)>,
-    /// Whether a secrets file was loaded, whose values Laravel's config cache would hold.
     has_secrets: bool,
     log: LogFormat,
-    api: RuntimeApiClient,
     restart: Restart,
-    in_flight: Mutex<Option<InFlight>>,
-    watchdog: Watchdog,
-    watchdog_started: Once,
-    /// Set once the watchdog has taken an invocation to stop it: the process is about to
-    /// be replaced.
-    stopping: AtomicBool,
-    /// The process that booted. A child that PHP code forks shares this memory but must
-    /// never answer, or restart as a second runtime.
-    pid: u32,
+    restarted: Option<u32>,
+    invocations: Invocations,
+    /// Set when the loop asks for its first invocation: init is over.
+    serving: AtomicBool,
+    /// Set once an init error went out, so that PHP's end does not report another.
+    init_error_reported: AtomicBool,
+}
+
+/// What the process does after PHP's end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterPhp {
+    /// End as PHP intended.
+    Exit,
+    /// Restart in place: an invocation was cut short, and it has been answered.
+    Restart,
 }
 
 impl Runtime {
-    /// Native init: settings, manifest, storage directories, environment. A failure is
-    /// reported to `/init/error` and stderr before it is returned.
+    /// Native init. A failure is logged and, on a first start, reported to `/init/error`
+    /// before it is returned; a process restarted in place only logs it (Lambda took its
+    /// init long ago), and ends.
     pub fn boot() -> Result<Self, InitError> {
-        let log = LogFormat::from_setting(std::env::var("AWS_LAMBDA_LOG_FORMAT").ok().as_deref());
-        Self::init(log).inspect_err(|error| {
-            // Init failed before it had a client: make one if the Runtime API is known.
-            let api = std::env::var("AWS_LAMBDA_RUNTIME_API")
-                .ok()
-                .map(|address| RuntimeApiClient::new(&address));
-            let response = ErrorResponse::new(error.error_type, &error.message);
-            report_init_error(log, api.as_ref(), &response);
-        })
+        let log = log_format();
+        let restarting = init::is_restart();
+        let settled = init::run(log).inspect_err(|error| {
+            report_boot_failure(
+                log,
+                restarting,
+                &ErrorResponse::new(error.kind.code(), &error.message),
+            );
+        })?;
+        Ok(Self::new(settled))
     }
 
-    fn init(log: LogFormat) -> Result<Self, InitError> {
-        let restart = Restart::capture().map_err(|error| InitError {
-            error_type: "Hover.InitFailed",
-            message: format!("cannot read the process's own command line: {error}"),
-        })?;
-        let settings = Settings::from_env(|name| std::env::var(name).ok())?;
-        let manifest = Manifest::load(&settings.manifest_path())?;
-        init::create_storage(&settings.storage_path)?;
-        let started = Instant::now();
-        let secrets = secrets::load(
-            &settings.secrets_path(),
-            &manifest.name,
-            AwsKms::from_environment,
-        )?;
-        if let Some(secrets) = &secrets {
-            log.write(
-                Level::Info,
-                None,
-                &format!(
-                    "secrets: {} entries from {} ({} format) decrypted in {:.1} ms",
-                    secrets.entries.len(),
-                    settings.secrets_path().display(),
-                    secrets.format.as_str(),
-                    started.elapsed().as_secs_f64() * 1000.0
-                ),
-            );
-        }
-        let environment = init::environment(
-            &manifest,
-            &settings.storage_path,
-            secrets.as_ref().map_or(&[], |secrets| &secrets.entries[..]),
-            |name| std::env::var(name).ok(),
-        );
-        for name in &environment.ignored {
-            log.write(Level::Warn, None, &format!("manifest.json: \"environment.{name}\" is ignored: Lambda's own variables cannot be overwritten"));
-        }
-        for name in &environment.shadowed {
-            log.write(Level::Warn, None, &format!("secrets: {name} is ignored: the manifest, the function's environment or Lambda already sets it"));
-        }
-        for (name, value) in &environment.variables {
-            // SAFETY: `setenv` races only with another thread reading or writing the
-            // environment. Init runs on PHP's only thread (the CLI SAPI does not start
-            // threads), before the runtime starts its watchdog, and the KMS client's tokio
-            // runtime (current-thread; its blocking pool, used for DNS, is joined on drop)
-            // was dropped inside `secrets::load`, so no such thread exists. Names and
-            // values were checked for `=` and NUL when the manifest and secrets were parsed.
-            unsafe { std::env::set_var(name, value.as_str()) };
-        }
-        let api = RuntimeApiClient::new(&settings.runtime_api);
-        Ok(Self {
+    /// Reports a panic of init as an init error, as [`Runtime::boot`] reports a failure.
+    pub fn report_init_panic(message: &str) {
+        let error = ErrorResponse::new("Hover.InternalError", message);
+        report_boot_failure(log_format(), init::is_restart(), &error);
+    }
+
+    fn new(settled: Settled) -> Self {
+        let Settled {
             settings,
             manifest,
-            environment: environment.variables,
-            has_secrets: secrets.is_some(),
+            environment,
+            has_secrets,
             log,
             api,
             restart,
-            in_flight: Mutex::new(None),
-            watchdog: Watchdog::default(),
-            watchdog_started: Once::new(),
-            stopping: AtomicBool::new(false),
-            pid: std::process::id(),
-        })
+            restarted,
+        } = settled;
+        Self {
+            settings,
+            manifest,
+            environment,
+            has_secrets,
+            log,
+            restart,
+            restarted,
+            invocations: Invocations::new(api, Box::new(SystemClock), log),
+            serving: AtomicBool::new(false),
+            init_error_reported: AtomicBool::new(false),
+        }
     }
 
     pub fn settings(&self) -> &Settings {
@@ -155,129 +104,92 @@ impl Runtime {
         &self.environment
     }
 
-    /// Whether Laravel's configuration may be cached to a file. Not when secrets were
-    /// loaded: the cache would hold their values in plaintext on disk.
-    pub fn may_cache_configuration(&self) -> bool {
-        !self.has_secrets
+    /// Whether Laravel's configuration should be cached to a file now: on a first start
+    /// without secrets (the cache would hold their values in plaintext on disk). A process
+    /// restarted in place has the cache its first start made.
+    pub fn should_cache_configuration(&self) -> bool {
+        !self.has_secrets && self.restarted.is_none()
+    }
+
+    /// Whether a secrets file was loaded.
+    pub fn has_secrets(&self) -> bool {
+        self.has_secrets
     }
 
     pub fn log(&self, level: Level, request_id: Option<&str>, message: &str) {
         self.log.write(level, request_id, message);
     }
 
-    /// Reports an init failure found after native init (by the PHP bootstrap).
+    /// The invocation core, for the function types.
+    pub fn invocations(&self) -> &Invocations {
+        &self.invocations
+    }
+
+    /// Marks init as over; called before each wait for an invocation.
+    pub fn serve(&self) {
+        if !self.serving.swap(true, Ordering::SeqCst) {
+            process::ignore_alarms();
+        }
+    }
+
+    /// Reports an init failure found after native init (by the PHP bootstrap), once.
     pub fn report_init_error(&self, error_type: &str, message: &str) {
-        report_init_error(
-            self.log,
-            Some(&self.api),
-            &ErrorResponse::new(error_type, message),
-        );
-    }
-
-    /// Waits for the next CLI invocation. Events that are not CLI events are answered with
-    /// an error here; the wait goes on.
-    pub fn next_command(&'static self) -> Result<Command, RuntimeApiError> {
-        self.watchdog_started.call_once(|| {
-            thread::Builder::new()
-                .name("hover-watchdog".into())
-                .spawn(move || {
-                    self.watchdog
-                        .run(|request_id| self.stop_for_deadline(request_id))
-                })
-                .expect("the watchdog thread starts");
-        });
-        loop {
-            let invocation = self.api.next_invocation().inspect_err(|error| {
-                self.log
-                    .write(Level::Error, None, &format!("{error}; the runtime stops"));
-            })?;
-            let context = invocation.context;
-            export_trace_id(context.trace_id.as_deref());
-            match cli::parse_event(&invocation.payload) {
-                Ok(line) => {
-                    let command = Command { line, context };
-                    let stop_at = Instant::now()
-                        + Duration::from_millis(command.context.remaining_time_ms())
-                            .saturating_sub(STOP_BEFORE_DEADLINE);
-                    *self.in_flight() = Some(InFlight {
-                        command: command.clone(),
-                        started: Instant::now(),
-                        output: CapturedOutput::default(),
-                    });
-                    self.watchdog.arm(&command.context.request_id, stop_at);
-                    return Ok(command);
-                }
-                Err(error) => self.answer_error(&context.request_id, &error),
-            }
+        if self.init_error_reported.swap(true, Ordering::SeqCst) {
+            return;
         }
+        let api = self.restarted.is_none().then(|| self.invocations.api());
+        report_init_error(self.log, api, &ErrorResponse::new(error_type, message));
     }
 
-    /// Appends to the output of the command in flight, and logs its complete lines.
-    pub fn capture_output(&self, bytes: &[u8]) {
-        if let Some(in_flight) = self.in_flight().as_mut() {
-            in_flight.output.push(bytes);
-            let lines = in_flight.output.take_unlogged(false);
-            self.log_output(&in_flight.command.context.request_id, lines);
+    /// PHP is ending this process with `exit_status`; `fatal_error` is PHP's last error if
+    /// it was fatal. Says what the process does next.
+    pub fn php_ended(&self, exit_status: i64, fatal_error: Option<&str>) -> AfterPhp {
+        if !self.invocations.is_runtime_process() {
+            return AfterPhp::Exit;
         }
-    }
-
-    /// Answers the command in flight with its exit code and captured output. Returns false
-    /// when `request_id` is not in flight (it was answered already), or when called in a
-    /// process forked from the runtime, which never answers.
-    pub fn finish_command(&self, request_id: &str, exit_code: i64) -> bool {
-        if !self.is_booted_process() {
-            return false;
+        if !self.serving.load(Ordering::SeqCst) {
+            let (error_type, message) = match fatal_error {
+                Some(error) => (
+                    "Hover.InitFatalError",
+                    format!("PHP stopped with a fatal error while the application booted: {error}"),
+                ),
+                None => (
+                    "Hover.InitExited",
+                    format!(
+                        "PHP exited with status {exit_status} while the application booted (exit() or die in bootstrap/app.php, a service provider or a config file)"
+                    ),
+                ),
+            };
+            self.report_init_error(error_type, &message);
+            return AfterPhp::Exit;
         }
-        let Some(in_flight) = self.take_in_flight(request_id, false) else {
-            self.wait_while_stopping();
-            return false;
-        };
-        self.watchdog.disarm();
-        self.answer_command(in_flight, exit_code);
-        true
-    }
-
-    /// Called when PHP shuts down: answers a command that ended the process (`exit()`, a
-    /// fatal error) with `exit_status`. Returns whether there was one, in which case the
-    /// caller restarts the process so that it keeps serving. In a process forked by the
-    /// command, it does nothing: the command goes on in the parent.
-    pub fn answer_abandoned(&self, exit_status: i64) -> bool {
-        if !self.is_booted_process() {
-            return false;
+        if self.invocations.abandon(exit_status) {
+            self.log.write(
+                Level::Warn,
+                None,
+                &format!("PHP ended with status {exit_status} during an invocation; the runtime restarts in place"),
+            );
+            return AfterPhp::Restart;
         }
-        let Some(in_flight) = self.in_flight().take() else {
-            self.wait_while_stopping();
-            return false;
-        };
-        self.watchdog.disarm();
-        self.log.write(
-            Level::Warn,
-            Some(&in_flight.command.context.request_id),
-            &format!(
-                "`{}` ended the PHP process with status {exit_status}; answering, then restarting",
-                in_flight.command.line
-            ),
-        );
-        self.answer_command(in_flight, exit_status);
-        true
+        AfterPhp::Exit
     }
 
-    fn is_booted_process(&self) -> bool {
-        std::process::id() == self.pid
-    }
-
-    /// Once the watchdog has taken the invocation in flight, it answers it and replaces the
-    /// process: the main thread must then neither fetch another invocation (the restart
-    /// would lose it) nor end the process (the answer would be lost). It waits here.
-    fn wait_while_stopping(&self) {
-        while self.stopping.load(Ordering::SeqCst) {
-            thread::park();
-        }
-    }
-
-    /// Replaces the process with a fresh runtime; see [`Restart`].
+    /// Replaces the process with a fresh runtime image that takes over what init settled.
     pub fn restart(&self) -> ! {
-        let error = self.restart.exec();
+        let handoff = ProcessIdentity::current().map(|process| Handoff {
+            process,
+            restarts: self.restarted.map_or(0, |restarts| restarts + 1),
+            has_secrets: self.has_secrets,
+            exported: self
+                .environment
+                .iter()
+                .map(|(name, _)| name.clone())
+                .collect(),
+        });
+        let error = match handoff {
+            Ok(handoff) => self.restart.exec(&handoff),
+            Err(error) => error,
+        };
         self.log.write(
             Level::Error,
             None,
@@ -285,153 +197,24 @@ impl Runtime {
         );
         std::process::exit(1);
     }
-
-    fn answer_command(&self, in_flight: InFlight, exit_code: i64) {
-        let InFlight {
-            command,
-            started,
-            mut output,
-        } = in_flight;
-        let request_id = &command.context.request_id;
-        self.log_output(request_id, output.take_unlogged(true));
-        self.log.write(
-            Level::Info,
-            Some(request_id),
-            &format!(
-                "`{}` exited with {exit_code} in {} ms",
-                command.line,
-                started.elapsed().as_millis()
-            ),
-        );
-        if output.overflowed() {
-            let error = ErrorResponse::new(
-                "Hover.ResponseTooLarge",
-                format!(
-                    "`{}` wrote {} bytes of output, more than a Lambda response can carry; the first {} bytes are in the log",
-                    command.line,
-                    output.total_len(),
-                    output::LIMIT
-                ),
-            );
-            return self.answer_error(request_id, &error);
-        }
-        let body = cli::response(exit_code, output.kept());
-        match self.api.send_response(request_id, &body) {
-            Ok(Delivery::Accepted) => {}
-            Ok(Delivery::TooLarge(answer)) => {
-                let error = ErrorResponse::new(
-                    "Hover.ResponseTooLarge",
-                    format!(
-                        "the response is {} bytes, more than Lambda accepts: {answer}",
-                        body.len()
-                    ),
-                );
-                self.answer_error(request_id, &error);
-            }
-            Err(failure) => self.log.write(
-                Level::Error,
-                Some(request_id),
-                &format!("could not send the response: {failure}"),
-            ),
-        }
-    }
-
-    /// Logs output, a record a line, blank lines left out.
-    fn log_output(&self, request_id: &str, output: &[u8]) {
-        for line in String::from_utf8_lossy(output).lines() {
-            if !line.trim().is_empty() {
-                self.log.write(Level::Info, Some(request_id), line);
-            }
-        }
-    }
-
-    fn answer_error(&self, request_id: &str, error: &ErrorResponse) {
-        self.log.write(
-            Level::Error,
-            Some(request_id),
-            &format!("{}: {}", error.error_type, error.error_message),
-        );
-        match self.api.send_error(request_id, error) {
-            Ok(()) => {}
-            // Lambda has closed the invocation already (it failed it itself on a 413, or
-            // timed it out): it has had its one answer.
-            Err(RuntimeApiError::Rejected {
-                status: 403, body, ..
-            }) => self.log.write(
-                Level::Warn,
-                Some(request_id),
-                &format!("Lambda no longer takes an answer for this invocation: {body}"),
-            ),
-            Err(failure) => self.log.write(
-                Level::Error,
-                Some(request_id),
-                &format!("could not send the error: {failure}"),
-            ),
-        }
-    }
-
-    /// The watchdog's alarm: answers the invocation with a timeout error, then restarts.
-    fn stop_for_deadline(&self, request_id: &str) {
-        let Some(InFlight {
-            command,
-            started,
-            mut output,
-        }) = self.take_in_flight(request_id, true)
-        else {
-            return;
-        };
-        self.log_output(request_id, output.take_unlogged(true));
-        let error = ErrorResponse::new(
-            "Hover.CommandTimeout",
-            format!(
-                "`{}` was still running {} s before the invocation's deadline, after {} ms; it was stopped and the runtime restarted",
-                command.line,
-                STOP_BEFORE_DEADLINE.as_secs(),
-                started.elapsed().as_millis()
-            ),
-        );
-        self.answer_error(request_id, &error);
-        self.restart();
-    }
-
-    /// Takes the invocation in flight if it is `request_id`. With `stopping`, marks the
-    /// process as about to restart in the same critical section, so that whoever finds the
-    /// slot empty afterwards also finds the mark.
-    fn take_in_flight(&self, request_id: &str, stopping: bool) -> Option<InFlight> {
-        let mut slot = self.in_flight();
-        if slot.as_ref()?.command.context.request_id != request_id {
-            return None;
-        }
-        if stopping {
-            self.stopping.store(true, Ordering::SeqCst);
-        }
-        slot.take()
-    }
-
-    fn in_flight(&self) -> MutexGuard<'_, Option<InFlight>> {
-        self.in_flight
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
 }
 
-/// Sets `_X_AMZN_TRACE_ID` for this invocation, as Lambda's own runtimes do, and clears
-/// a stale one when the invocation has none.
-pub fn export_trace_id(trace_id: Option<&str>) {
-    // SAFETY: `setenv` races only with another thread touching the environment. The only
-    // other thread, the watchdog, never reads the environment (its restart uses the
-    // environment captured at init), and PHP's CLI SAPI runs no threads of its own.
-    unsafe {
-        match trace_id {
-            Some(trace_id) if !trace_id.contains('\0') => {
-                std::env::set_var("_X_AMZN_TRACE_ID", trace_id)
-            }
-            _ => std::env::remove_var("_X_AMZN_TRACE_ID"),
-        }
-    }
+/// The log format `AWS_LAMBDA_LOG_FORMAT` asks for.
+fn log_format() -> LogFormat {
+    LogFormat::from_setting(std::env::var("AWS_LAMBDA_LOG_FORMAT").ok().as_deref())
 }
 
-/// Logs an init failure and reports it to `/init/error` when the Runtime API is known.
+/// Reports a failure of native init, before there is a runtime: to `/init/error` on a
+/// first start when the Runtime API is known, to the log only after a restart in place.
+fn report_boot_failure(log: LogFormat, restarting: bool, error: &ErrorResponse) {
+    let api = (!restarting)
+        .then(|| std::env::var("AWS_LAMBDA_RUNTIME_API").ok())
+        .flatten()
+        .map(|address| RuntimeApiClient::new(&address));
+    report_init_error(log, api.as_ref(), error);
+}
+
+/// Logs an init failure and reports it to `/init/error` when there is a client.
 fn report_init_error(log: LogFormat, api: Option<&RuntimeApiClient>, error: &ErrorResponse) {
     log.write(
         Level::Error,

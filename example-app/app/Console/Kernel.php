@@ -22,6 +22,14 @@ class Kernel extends ConsoleKernel
         Commands\InstanceCalls::class,
         Commands\ExhaustMemory::class,
         Commands\Fork::class,
+        Commands\Leak::class,
+        Commands\ShowState::class,
+        Commands\DirectOutput::class,
+        Commands\CloseOutput::class,
+        Commands\SpawnChildren::class,
+        Commands\OpenAndExit::class,
+        Commands\RuntimeDescriptors::class,
+        Commands\ExitStatus::class,
     ];
 
     protected function schedule(Schedule $schedule)

@@ -4,106 +4,121 @@ declare(strict_types=1);
 
 namespace Hover\Cli;
 
+use Closure;
 use Hover\CliInvocation;
 use Hover\Runtime;
+use Illuminate\Console\Application as Artisan;
 use Illuminate\Contracts\Console\Kernel;
 use Illuminate\Foundation\Application;
+use Symfony\Component\Console\Input\ArgvInput;
 use Symfony\Component\Console\Input\StringInput;
+use Symfony\Component\Console\Output\ConsoleOutput;
 use Throwable;
 
 /**
- * The CLI function: each `{"command": "..."}` runs through Laravel's console Kernel in
- * this process, non-interactive, as `php artisan <command> --no-interaction` would.
+ * The CLI function: each `{"command": "..."}` runs in a child forked from this booted
+ * application, as `php artisan <command> --no-interaction 2>&1` ran in the original
+ * runtime, without the boot. The extension forks, captures everything the child writes to
+ * stdout and stderr, stops it at the deadline, and answers; the child runs the command and
+ * exits. Nothing a command changes reaches this process or a later command.
  */
 final class CommandHandler
 {
-    private const FATAL_ERRORS =
-        E_ERROR | E_PARSE | E_CORE_ERROR | E_COMPILE_ERROR | E_USER_ERROR | E_RECOVERABLE_ERROR;
-
     private Kernel $kernel;
-    private ?CliInvocation $current = null;
 
-    public function __construct(private Runtime $runtime, Application $app)
+    public function __construct(private Runtime $runtime, private Application $app)
     {
         $this->kernel = $app->make(Kernel::class);
         $this->kernel->bootstrap();
-        // Registered after Laravel's own handlers, so it runs last before the extension
-        // answers the invocation: the fatal error joins the output, as it would have in
-        // the output of a `php artisan ... 2>&1` subprocess.
-        register_shutdown_function(function (): void {
-            $error = error_get_last();
-            if ($this->current !== null && $error !== null && ($error['type'] & self::FATAL_ERRORS) !== 0) {
-                $message = sprintf('%s in %s on line %d', $error['message'], $error['file'], $error['line']);
-                $this->current->write("PHP Fatal error:  {$message}\n");
+    }
+
+    /**
+     * Readies the booted application to be forked once per command: the Artisan
+     * application is built here, once, so each command's process starts with it built and
+     * untouched; connections opened while booting are closed, so that no command's exit
+     * closes a connection under this process or a later command.
+     */
+    public function prepareForForking(): void
+    {
+        if ($this->runtime->hasSecrets()) {
+            Artisan::starting(static function (Artisan $artisan): void {
+                $artisan->add(new ConfigCacheRefused('config:cache'));
+                $artisan->add(new ConfigCacheRefused('optimize'));
+            });
+        }
+        Closure::bind(fn () => $this->getArtisan(), $this->kernel, $this->kernel::class)();
+        if ($this->app->resolved('db')) {
+            foreach (array_keys($this->app['db']->getConnections()) as $name) {
+                $this->app['db']->purge($name);
             }
-        });
+        }
+        if ($this->app->resolved('redis')) {
+            foreach (array_keys($this->app['redis']->connections() ?? []) as $name) {
+                $this->app['redis']->purge($name);
+            }
+        }
+        while (ob_get_level() > 0) {
+            ob_end_flush();
+        }
     }
 
     public function serve(): void
     {
         while (true) {
-            $this->handle($this->runtime->nextCommand());
-        }
-    }
-
-    public function handle(CliInvocation $invocation): void
-    {
-        $output = new CapturedOutput($invocation);
-        $bufferLevel = ob_get_level();
-        $verbosity = getenv('SHELL_VERBOSITY');
-        // Output that bypasses the console (echo, print, var_dump) joins it, in order.
-        ob_start(static function (string $buffer) use ($invocation): string {
-            $invocation->write($buffer);
-
-            return '';
-        }, 1);
-        $this->current = $invocation;
-        try {
-            $status = $this->run($invocation->command(), $output);
-        } finally {
-            while (ob_get_level() > $bufferLevel) {
-                ob_end_flush();
+            $invocation = $this->runtime->nextCommand();
+            if ($invocation->fork()) {
+                exit($this->run($invocation));
             }
-            self::restoreVerbosity($verbosity);
-        }
-        $this->current = null;
-        $invocation->finish($status);
-    }
-
-    private function run(string $command, CapturedOutput $output): int
-    {
-        try {
-            $input = new StringInput($command);
-            $input->setInteractive(false);
-            // A fresh Artisan application per command: nothing one command registers or
-            // configures on it reaches the next.
-            $this->kernel->setArtisan(null);
-            $status = $this->kernel->handle($input, $output);
-            $this->kernel->terminate($input, $status);
-
-            return $status;
-        } catch (Throwable $e) {
-            // Kernel::handle() reports and renders what the command throws; this is what
-            // happens outside it (input that cannot be parsed, a failing terminate()).
-            $output->writeln(sprintf('%s: %s', get_class($e), $e->getMessage()));
-
-            return 1;
         }
     }
 
     /**
-     * Symfony's console writes `-v`/`-q` into SHELL_VERBOSITY (getenv, $_ENV and $_SERVER)
-     * and reads it back on the next run; put back what was there before the command.
+     * In the command's process: runs the command line as `php artisan` would, with
+     * artisan's argv, and returns its status.
      */
-    private static function restoreVerbosity(string|false $previous): void
+    private function run(CliInvocation $invocation): int
     {
-        if ($previous === false) {
-            putenv('SHELL_VERBOSITY');
-            unset($_ENV['SHELL_VERBOSITY'], $_SERVER['SHELL_VERBOSITY']);
+        self::exportTraceId($invocation->context()->traceId());
+        try {
+            $argv = ['artisan', ...self::tokens($invocation->command())];
+        } catch (Throwable $e) {
+            fwrite(STDERR, $e->getMessage() . PHP_EOL);
+
+            return 1;
+        }
+        $_SERVER['argv'] = $GLOBALS['argv'] = $argv;
+        $_SERVER['argc'] = $GLOBALS['argc'] = count($argv);
+        $input = new ArgvInput($argv);
+        $input->setInteractive(false);
+        $status = $this->kernel->handle($input, new ConsoleOutput());
+        $this->kernel->terminate($input, $status);
+
+        return $status;
+    }
+
+    /**
+     * The command line's arguments, split and unquoted as Symfony's console splits a
+     * command line given as a string.
+     *
+     * @return list<string>
+     */
+    private static function tokens(string $line): array
+    {
+        $input = new StringInput($line);
+
+        return Closure::bind(fn (): array => $this->tokens, $input, ArgvInput::class)();
+    }
+
+    /** Sets _X_AMZN_TRACE_ID for this invocation, as Lambda's own runtimes do. */
+    private static function exportTraceId(?string $traceId): void
+    {
+        if ($traceId === null) {
+            putenv('_X_AMZN_TRACE_ID');
+            unset($_ENV['_X_AMZN_TRACE_ID'], $_SERVER['_X_AMZN_TRACE_ID']);
 
             return;
         }
-        putenv("SHELL_VERBOSITY={$previous}");
-        $_ENV['SHELL_VERBOSITY'] = $_SERVER['SHELL_VERBOSITY'] = $previous;
+        putenv("_X_AMZN_TRACE_ID={$traceId}");
+        $_ENV['_X_AMZN_TRACE_ID'] = $_SERVER['_X_AMZN_TRACE_ID'] = $traceId;
     }
 }

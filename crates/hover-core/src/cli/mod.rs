@@ -1,0 +1,362 @@
+//! The CLI function type: `{"command": "migrate --force"}` in, as Hover's tooling and
+//! EventBridge rules send it, and `{"exit_code": 0, "output": "<base64>"}` out.
+//!
+//! Each command runs in a child forked from the booted application ([`run`]): the child
+//! starts with Laravel booted, runs the command as `php artisan` would, and exits; the
+//! runtime reads everything it writes to stdout and stderr, streams it to the log line by
+//! line, and answers with the exit status and the output. Nothing the command does (its
+//! environment, configuration, ini settings, signal handlers, shutdown functions, open
+//! files, children) outlives it: the fresh-process isolation of `php artisan`, without the
+//! boot.
+
+pub mod output;
+
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::context::Context;
+use crate::error_response::ErrorResponse;
+use crate::invocation::{Answer, Answers, Finish, Invocations, RuntimeApi};
+use crate::log::Level;
+use crate::process::{self, Ended, Forked};
+use crate::runtime_api::RuntimeApiError;
+use output::{CommandOutput, OutputLines};
+
+/// The longest command line accepted. Symfony's `StringInput` takes time quadratic in the
+/// length of a token (here: 75 ms for a 4 KB token, 0.3 s for 8 KB, 28 s for 128 KB), so a
+/// longer line is refused before it is parsed.
+pub const MAX_COMMAND_LINE: usize = 8 * 1024;
+/// How much of a command line log records and messages quote.
+const QUOTED_LINE: usize = 200;
+/// How much of the output so far a timeout's message quotes.
+const QUOTED_OUTPUT: usize = 2 * 1024;
+
+/// Reads the artisan command line out of a CLI event.
+pub fn parse_event(payload: &[u8]) -> Result<String, ErrorResponse> {
+    let invalid = |message: String| ErrorResponse::new("Hover.InvalidEvent", message);
+    let event: Value = serde_json::from_slice(payload)
+        .map_err(|error| invalid(format!("the event is not valid JSON ({error}); a CLI function expects {{\"command\": \"<artisan command>\"}}")))?;
+    let Value::Object(event) = event else {
+        return Err(invalid(format!(
+            "the event is {}, not an object; a CLI function expects {{\"command\": \"<artisan command>\"}}",
+            kind_of(&event)
+        )));
+    };
+    match event.get("command") {
+        Some(Value::String(command)) if command.len() > MAX_COMMAND_LINE => Err(invalid(format!(
+            "the command line is {} bytes long; at most {MAX_COMMAND_LINE} are accepted: {}",
+            command.len(),
+            quoted(command)
+        ))),
+        Some(Value::String(command)) => Ok(command.clone()),
+        Some(other) => Err(invalid(format!("\"command\" is {}; it must be a string such as \"migrate --force\"", kind_of(other)))),
+        None => Err(invalid("the event has no \"command\"; a CLI function expects {\"command\": \"<artisan command>\"}".into())),
+    }
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A command line as log records and messages quote it: in backquotes, cut after
+/// [`QUOTED_LINE`] characters.
+pub fn quoted(line: &str) -> String {
+    match line.char_indices().nth(QUOTED_LINE) {
+        None => format!("`{line}`"),
+        Some((end, _)) => format!("`{}…` ({} bytes)", &line[..end], line.len()),
+    }
+}
+
+#[derive(Serialize)]
+struct Response<'a> {
+    exit_code: i64,
+    output: &'a str,
+}
+
+/// The response body for a finished command.
+pub fn response(exit_code: i64, output: &[u8]) -> Vec<u8> {
+    let output = STANDARD.encode(output);
+    serde_json::to_vec(&Response {
+        exit_code,
+        output: &output,
+    })
+    .expect("a struct of an integer and a string always serializes")
+}
+
+/// A CLI invocation in flight.
+#[derive(Debug, Clone)]
+pub struct Command {
+    pub line: String,
+    pub context: Context,
+    /// When the command is stopped, to leave time for an answer.
+    pub stop_at: Instant,
+}
+
+/// The CLI function's answers when a command does not finish by itself.
+struct CommandAnswers {
+    quoted_line: String,
+    /// The end of the output so far, for the timeout's message.
+    last_output: Vec<u8>,
+}
+
+impl Answers for CommandAnswers {
+    fn abandoned(&mut self, exit_status: i64) -> Answer {
+        Answer::Error(ErrorResponse::new(
+            "Hover.RuntimeExited",
+            format!(
+                "the runtime's PHP process ended with status {exit_status} before {} ran; it restarts",
+                self.quoted_line
+            ),
+        ))
+    }
+
+    fn timed_out(&mut self, elapsed: Duration) -> Answer {
+        let mut message = format!(
+            "{} was still running after {} ms, close to the invocation's deadline; it was stopped with the processes it started",
+            self.quoted_line,
+            elapsed.as_millis()
+        );
+        if !self.last_output.is_empty() {
+            message.push_str("; its last output: ");
+            message.push_str(&String::from_utf8_lossy(&self.last_output));
+        }
+        Answer::Error(ErrorResponse::new("Hover.CommandTimeout", message))
+    }
+}
+
+/// Waits for the next CLI invocation and puts it in flight; malformed events are answered
+/// with an error meanwhile.
+pub fn next_command<A: RuntimeApi>(
+    invocations: &Invocations<A>,
+) -> Result<Command, RuntimeApiError> {
+    loop {
+        let invocation = invocations.next()?;
+        let context = invocation.context;
+        match parse_event(&invocation.payload) {
+            Ok(line) => {
+                let answers = CommandAnswers {
+                    quoted_line: quoted(&line),
+                    last_output: Vec::new(),
+                };
+                let started = invocations.begin(context.clone(), Box::new(answers));
+                return Ok(Command {
+                    line,
+                    context,
+                    stop_at: started.stop_at,
+                });
+            }
+            Err(error) => invocations.refuse(&context.request_id, error),
+        }
+    }
+}
+
+/// Which process returns from [`run`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The command's process: run the command, then exit with its status.
+    Command,
+    /// The runtime, once the invocation has been answered.
+    Runtime,
+}
+
+/// Runs `command` in a fork of this process. In the child, returns [`Side::Command`] at
+/// once. In the runtime, supervises the child until it exits or the stop point comes,
+/// answers the invocation, and returns [`Side::Runtime`].
+pub fn run<A: RuntimeApi>(invocations: &Invocations<A>, command: &Command) -> Side {
+    let request_id = &command.context.request_id;
+    let log = invocations.log();
+    let failed = |message: String| {
+        invocations.finish(
+            request_id,
+            Answer::Error(ErrorResponse::new("Hover.CommandFailed", message)),
+        );
+        Side::Runtime
+    };
+    match process::thread_count() {
+        Ok(1) => {}
+        Ok(count) => {
+            return failed(format!(
+                "{} was not run: the runtime runs {count} threads ({}) and forks only when it runs one; a PHP extension started the others",
+                quoted(&command.line),
+                process::thread_names().join(", ")
+            ));
+        }
+        Err(error) => return failed(format!("cannot count the runtime's threads: {error}")),
+    }
+    let mut child = match process::fork_command() {
+        Ok(Forked::Child) => return Side::Command,
+        Ok(Forked::Parent(child)) => child,
+        Err(error) => {
+            return failed(format!(
+                "cannot fork a process for {}: {error}",
+                quoted(&command.line)
+            ));
+        }
+    };
+    let mut output = CommandOutput::default();
+    let mut lines = OutputLines::default();
+    let log_line = |line: &[u8]| {
+        if !line.iter().all(u8::is_ascii_whitespace) {
+            log.write(
+                Level::Info,
+                Some(request_id),
+                &String::from_utf8_lossy(line),
+            );
+        }
+    };
+    let ended = child.supervise(command.stop_at, |bytes| {
+        output.push(bytes);
+        lines.feed(bytes, log_line);
+    });
+    lines.finish(log_line);
+    let elapsed = invocations.elapsed(request_id).unwrap_or_default();
+    let status = match ended {
+        Ok(Ended::Stopped) => {
+            let last = output.last(QUOTED_OUTPUT);
+            invocations.update(request_id, |answers: &mut CommandAnswers| {
+                answers.last_output = last;
+            });
+            invocations.stop(request_id, false);
+            return Side::Runtime;
+        }
+        Ok(ended) => ended.shell_status().unwrap_or(255),
+        Err(error) => {
+            return failed(format!(
+                "lost track of the process running {}: {error}",
+                quoted(&command.line)
+            ));
+        }
+    };
+    drop(child);
+    log.write(
+        Level::Info,
+        Some(request_id),
+        &format!(
+            "{} exited with {status} in {} ms",
+            quoted(&command.line),
+            elapsed.as_millis()
+        ),
+    );
+    if output.truncated() {
+        log.write(
+            Level::Warn,
+            Some(request_id),
+            &format!(
+                "{} wrote {} bytes of output; the response carries its first and last parts, at most {} bytes",
+                quoted(&command.line),
+                output.total_len(),
+                output::MAX_OUTPUT
+            ),
+        );
+    }
+    let body = response(i64::from(status), &output.into_response_bytes());
+    if let Finish::AlreadyAnswered { .. } = invocations.finish(request_id, Answer::Response(body)) {
+        log.write(
+            Level::Warn,
+            Some(request_id),
+            "the command finished after its invocation was answered",
+        );
+    }
+    Side::Runtime
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_command() {
+        assert_eq!(
+            parse_event(br#"{"command": "migrate --force"}"#),
+            Ok("migrate --force".into())
+        );
+        assert_eq!(
+            parse_event(br#"{"command": "", "extra": 1}"#),
+            Ok(String::new())
+        );
+    }
+
+    #[test]
+    fn malformed_events_are_explained() {
+        let cases: [(&[u8], &str); 5] = [
+            (b"not json", "the event is not valid JSON"),
+            (br#""migrate""#, "the event is a string, not an object"),
+            (br#"["migrate"]"#, "the event is an array, not an object"),
+            (br#"{"cmd": "migrate"}"#, "the event has no \"command\""),
+            (
+                br#"{"command": ["migrate"]}"#,
+                "\"command\" is an array; it must be a string",
+            ),
+        ];
+        for (payload, expected) in cases {
+            let error = parse_event(payload).unwrap_err();
+            assert_eq!(error.error_type, "Hover.InvalidEvent");
+            assert!(
+                error.error_message.starts_with(expected),
+                "{}: {}",
+                String::from_utf8_lossy(payload),
+                error.error_message
+            );
+        }
+    }
+
+    #[test]
+    fn the_response_has_hovers_shape() {
+        let body = response(3, b"line one\nline \xff two\n");
+        let value: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(value["exit_code"], 3);
+        let decoded = STANDARD.decode(value["output"].as_str().unwrap()).unwrap();
+        assert_eq!(decoded, b"line one\nline \xff two\n");
+        assert!(
+            String::from_utf8(body)
+                .unwrap()
+                .starts_with("{\"exit_code\":3,\"output\":\"")
+        );
+    }
+
+    #[test]
+    fn a_command_line_past_the_limit_is_refused_before_it_is_parsed() {
+        let longest = format!("{{\"command\": \"{}\"}}", "a".repeat(MAX_COMMAND_LINE));
+        assert_eq!(
+            parse_event(longest.as_bytes()).unwrap().len(),
+            MAX_COMMAND_LINE
+        );
+        let line = format!("hover:greet {}", "é".repeat(MAX_COMMAND_LINE));
+        let event = serde_json::to_vec(&serde_json::json!({ "command": line })).unwrap();
+        let error = parse_event(&event).unwrap_err();
+        assert_eq!(error.error_type, "Hover.InvalidEvent");
+        assert!(
+            error.error_message.starts_with(&format!(
+                "the command line is {} bytes long; at most 8192 are accepted: `hover:greet éé",
+                line.len()
+            )),
+            "{}",
+            error.error_message
+        );
+        assert!(
+            error.error_message.len() < 600,
+            "the line is quoted, not copied"
+        );
+    }
+
+    #[test]
+    fn quoting_cuts_long_lines_on_a_character_boundary() {
+        assert_eq!(quoted("migrate --force"), "`migrate --force`");
+        let long = "é".repeat(300);
+        assert_eq!(
+            quoted(&long),
+            format!("`{}…` (600 bytes)", "é".repeat(QUOTED_LINE))
+        );
+    }
+}

@@ -1,0 +1,476 @@
+//! Process control: a command run in a fork of the runtime, and the facts about this
+//! process that make forking and changing the environment sound.
+//!
+//! A CLI command runs in a child forked from the booted application, as isolated as a fresh
+//! `php artisan` was: its own process group (so that its own children can be stopped with
+//! it), its stdout and stderr on one pipe that the runtime reads (so that everything it
+//! writes is captured in order, as `2>&1` gave it), stdin on `/dev/null`, and death if the
+//! runtime dies. The runtime supervises the child up to a stop point: it streams the
+//! output, learns of the exit through a pidfd, and stops the whole group when time is up.
+
+use std::fs;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use rustix::event::{PollFd, PollFlags, poll};
+use rustix::process::{
+    Pid, PidfdFlags, Signal, WaitId, WaitIdOptions, WaitOptions, kill_process_group, pidfd_open,
+    waitid, waitpid,
+};
+
+/// After the command has exited (or been stopped), output still in flight is read for at
+/// most this long: a process that left the group may hold the pipe open forever.
+const DRAIN_GRACE: Duration = Duration::from_millis(100);
+/// Without pidfds (Linux before 5.3), how often the exit is checked while the pipe stays
+/// open.
+const EXIT_CHECK_TICK: Duration = Duration::from_millis(5);
+
+/// The number of threads of this process, from `/proc/self/stat`.
+pub fn thread_count() -> io::Result<usize> {
+    let stat = fs::read_to_string("/proc/self/stat")?;
+    // The command name (field 2) is in parentheses and may hold spaces or parentheses;
+    // `num_threads` is field 20, the 18th after it.
+    stat.rsplit_once(')')
+        .and_then(|(_, fields)| fields.split_whitespace().nth(17))
+        .and_then(|count| count.parse().ok())
+        .ok_or_else(|| io::Error::other("/proc/self/stat has no thread count"))
+}
+
+/// The names of this process's threads, for messages.
+pub fn thread_names() -> Vec<String> {
+    let Ok(tasks) = fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    tasks
+        .filter_map(|task| fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim_end().to_owned())
+        .collect()
+}
+
+/// Makes a stray `SIGALRM` harmless to the runtime, whose default action for it is to end:
+/// nothing in the runtime uses alarms. A command's process gets the default back.
+pub fn ignore_alarms() {
+    // SAFETY: SIG_IGN installs no handler, so no code runs when the signal comes; setting
+    // a disposition has no other effect on memory.
+    unsafe { libc::signal(libc::SIGALRM, libc::SIG_IGN) };
+}
+
+/// Which side of [`fork_command`] this is.
+pub enum Forked {
+    /// The command's process: stdout and stderr go to the runtime, stdin is `/dev/null`.
+    Child,
+    /// The runtime, with the command's process to supervise.
+    Parent(CommandProcess),
+}
+
+/// Forks this process to run a command.
+///
+/// Call it only while this process runs a single thread: the child starts with the calling
+/// thread alone, and code that a missing thread had locked (an allocator, a logger) would
+/// stay locked in the child.
+pub fn fork_command() -> io::Result<Forked> {
+    let (output, child_output) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+    let stdin = fs::File::open("/dev/null")?;
+    let parent = rustix::process::getpid();
+    // SAFETY: `fork` duplicates the calling thread only. This process runs one thread when
+    // it is called (the caller's obligation above, checked by the runtime with
+    // `thread_count` before it forks), so the child misses no thread and no lock held by
+    // one; glibc's `fork` also resets its own locks and runs the registered atfork
+    // handlers. The child then runs ordinary code, as the process it copies would have.
+    let pid = unsafe { libc::fork() };
+    match pid {
+        -1 => Err(io::Error::last_os_error()),
+        0 => {
+            become_command(parent, stdin.as_fd(), &child_output, output)?;
+            Ok(Forked::Child)
+        }
+        pid => {
+            let pid = Pid::from_raw(pid).expect("fork returned a positive pid");
+            // Also set in the child; whichever runs first makes the group exist before the
+            // parent may signal it. The child may already have exited (ESRCH): nothing to do.
+            let _ = rustix::process::setpgid(Some(pid), Some(pid));
+            drop(child_output);
+            Ok(Forked::Parent(CommandProcess::new(pid, output)))
+        }
+    }
+}
+
+/// In the forked child: its own process group, stdin on `/dev/null`, stdout and stderr on
+/// the pipe, and death with the runtime.
+fn become_command(
+    parent: Pid,
+    stdin: rustix::fd::BorrowedFd<'_>,
+    child_output: &OwnedFd,
+    parent_output: OwnedFd,
+) -> io::Result<()> {
+    rustix::process::setpgid(None, None)?;
+    rustix::process::set_parent_process_death_signal(Some(Signal::KILL))?;
+    if rustix::process::getppid() != Some(parent) {
+        // The runtime died before the death signal was armed.
+        // SAFETY: `_exit` ends this forked child at once, running nothing of the runtime's.
+        unsafe { libc::_exit(1) };
+    }
+    drop(parent_output);
+    // SAFETY: as in `ignore_alarms`, with the default disposition.
+    unsafe { libc::signal(libc::SIGALRM, libc::SIG_DFL) };
+    rustix::stdio::dup2_stdin(stdin)?;
+    rustix::stdio::dup2_stdout(child_output)?;
+    rustix::stdio::dup2_stderr(child_output)?;
+    Ok(())
+}
+
+/// How a supervised command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// It exited with this status (0–255).
+    Exited(i32),
+    /// A signal ended it.
+    Signaled(i32),
+    /// The stop point came first: its process group was killed.
+    Stopped,
+}
+
+impl Ended {
+    /// The status a shell reports: the exit status, or 128 plus the signal.
+    pub fn shell_status(self) -> Option<i32> {
+        match self {
+            Self::Exited(status) => Some(status),
+            Self::Signaled(signal) => Some(128 + signal),
+            Self::Stopped => None,
+        }
+    }
+}
+
+/// A command's process, seen from the runtime. Dropping it kills what is left of its
+/// process group and reaps it, so that nothing of a command outlives its invocation.
+pub struct CommandProcess {
+    pid: Pid,
+    output: Option<OwnedFd>,
+    /// Readable once the process has exited; `None` where the kernel has no pidfds.
+    exit_watch: Option<OwnedFd>,
+    exited: bool,
+    reaped: bool,
+}
+
+impl CommandProcess {
+    /// A child `pid`, leader of its own process group, writing to the pipe end `output`.
+    pub fn new(pid: Pid, output: OwnedFd) -> Self {
+        Self {
+            pid,
+            output: Some(output),
+            exit_watch: pidfd_open(pid, PidfdFlags::empty()).ok(),
+            exited: false,
+            reaped: false,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid.as_raw_nonzero().get().unsigned_abs()
+    }
+
+    /// Reads the command's output into `on_output` as it comes, until the command exits or
+    /// `stop_at` comes, when its whole process group is killed. Either way, what is left of
+    /// the group is then killed, and the output written before is read.
+    pub fn supervise(
+        &mut self,
+        stop_at: Instant,
+        mut on_output: impl FnMut(&[u8]),
+    ) -> io::Result<Ended> {
+        let mut buffer = vec![0; 64 * 1024];
+        while !self.exited {
+            let now = Instant::now();
+            if now >= stop_at {
+                self.kill_group();
+                self.drain(&mut buffer, &mut on_output);
+                return Ok(Ended::Stopped);
+            }
+            let wait = match &self.exit_watch {
+                Some(_) => stop_at - now,
+                None => (stop_at - now).min(EXIT_CHECK_TICK),
+            };
+            let (output_ready, exit_ready) = self.wait_for_events(wait)?;
+            if output_ready {
+                self.read_once(&mut buffer, &mut on_output)?;
+            }
+            if exit_ready || (self.exit_watch.is_none() && self.has_exited()?) {
+                self.exited = true;
+            }
+        }
+        // Whatever the command left running in its group goes with it; what they wrote
+        // before is still in the pipe.
+        self.kill_group();
+        self.drain(&mut buffer, &mut on_output);
+        let status = self.reap()?;
+        Ok(if let Some(signal) = status.terminating_signal() {
+            Ended::Signaled(signal)
+        } else {
+            Ended::Exited(status.exit_status().unwrap_or(0))
+        })
+    }
+
+    /// Waits up to `wait` for output or the exit; says which came.
+    fn wait_for_events(&self, wait: Duration) -> io::Result<(bool, bool)> {
+        let readable = PollFlags::IN | PollFlags::HUP | PollFlags::ERR;
+        let mut fds = Vec::with_capacity(2);
+        if let Some(output) = &self.output {
+            fds.push(PollFd::new(output, PollFlags::IN));
+        }
+        if let Some(exit_watch) = &self.exit_watch {
+            fds.push(PollFd::new(exit_watch, PollFlags::IN));
+        }
+        if fds.is_empty() {
+            std::thread::sleep(wait);
+            return Ok((false, false));
+        }
+        let timeout = rustix::event::Timespec::try_from(wait).unwrap_or(rustix::event::Timespec {
+            tv_sec: i64::MAX,
+            tv_nsec: 0,
+        });
+        match poll(&mut fds, Some(&timeout)) {
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => return Ok((false, false)),
+            Err(error) => return Err(error.into()),
+        }
+        let mut ready = fds.iter().map(|fd| fd.revents().intersects(readable));
+        let output_ready = self.output.is_some() && ready.next().unwrap_or(false);
+        let exit_ready = self.exit_watch.is_some() && ready.next().unwrap_or(false);
+        Ok((output_ready, exit_ready))
+    }
+
+    /// One read from the pipe; end of file closes it.
+    fn read_once(
+        &mut self,
+        buffer: &mut [u8],
+        on_output: &mut impl FnMut(&[u8]),
+    ) -> io::Result<()> {
+        let Some(output) = &self.output else {
+            return Ok(());
+        };
+        match rustix::io::read(output, &mut *buffer) {
+            Ok(0) => self.output = None,
+            Ok(read) => on_output(&buffer[..read]),
+            Err(rustix::io::Errno::INTR | rustix::io::Errno::AGAIN) => {}
+            Err(error) => return Err(error.into()),
+        }
+        Ok(())
+    }
+
+    /// Reads what is left in the pipe, for at most [`DRAIN_GRACE`].
+    fn drain(&mut self, buffer: &mut [u8], on_output: &mut impl FnMut(&[u8])) {
+        let until = Instant::now() + DRAIN_GRACE;
+        while let Some(output) = &self.output {
+            let now = Instant::now();
+            if now >= until {
+                break;
+            }
+            let timeout = rustix::event::Timespec::try_from(until - now).unwrap_or_default();
+            let mut fds = [PollFd::new(output, PollFlags::IN)];
+            match poll(&mut fds, Some(&timeout)) {
+                Ok(0) => break,
+                Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                Err(_) => break,
+            }
+            if self.read_once(buffer, on_output).is_err() {
+                break;
+            }
+        }
+        self.output = None;
+    }
+
+    /// Whether the process has exited, without reaping it (its pid, and so its process
+    /// group id, stay reserved until it is reaped).
+    fn has_exited(&self) -> io::Result<bool> {
+        let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT;
+        loop {
+            match waitid(WaitId::Pid(self.pid), options) {
+                Ok(status) => return Ok(status.is_some()),
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+
+    /// Kills every process of the command's group. Called before the child is reaped, so
+    /// the group id cannot have been reused.
+    fn kill_group(&self) {
+        if !self.reaped {
+            // ESRCH: the group is empty already.
+            let _ = kill_process_group(self.pid, Signal::KILL);
+        }
+    }
+
+    fn reap(&mut self) -> io::Result<rustix::process::WaitStatus> {
+        loop {
+            match waitpid(Some(self.pid), WaitOptions::empty()) {
+                Ok(Some((_, status))) => {
+                    self.reaped = true;
+                    return Ok(status);
+                }
+                Ok(None) => continue,
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(error) => {
+                    self.reaped = true;
+                    return Err(error.into());
+                }
+            }
+        }
+    }
+}
+
+impl Drop for CommandProcess {
+    fn drop(&mut self) {
+        if !self.reaped {
+            self.kill_group();
+            let _ = self.reap();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Commands here are real processes started by `sh` in their own process group with
+    //! their output on a pipe, as `fork_command` arranges for a PHP child (forking the
+    //! multi-threaded test harness itself would not be sound). `fork_command` itself is
+    //! exercised from PHP, end to end.
+    use super::*;
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+
+    fn spawn(script: &str) -> CommandProcess {
+        let (output, child_output) =
+            rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+        let child = Command::new("sh")
+            .args(["-c", script])
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(child_output.try_clone().unwrap()))
+            .stderr(Stdio::from(child_output))
+            .spawn()
+            .unwrap();
+        let pid = Pid::from_raw(child.id() as i32).unwrap();
+        std::mem::forget(child); // CommandProcess reaps it.
+        CommandProcess::new(pid, output)
+    }
+
+    fn run(script: &str, budget: Duration) -> (Ended, String, Duration) {
+        let mut process = spawn(script);
+        let started = Instant::now();
+        let mut output = Vec::new();
+        let ended = process
+            .supervise(started + budget, |bytes| output.extend_from_slice(bytes))
+            .unwrap();
+        (ended, String::from_utf8(output).unwrap(), started.elapsed())
+    }
+
+    fn alive(pid: i32) -> bool {
+        match fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Ok(stat) => !matches!(
+                stat.rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().next()),
+                Some("Z" | "X")
+            ),
+            Err(_) => false,
+        }
+    }
+
+    /// Whether the process whose pid the command wrote to `marker` ends within 2 s.
+    fn ended_within_seconds(marker: &std::path::Path) -> bool {
+        let pid: i32 = fs::read_to_string(marker).unwrap().trim().parse().unwrap();
+        fs::remove_file(marker).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while alive(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        !alive(pid)
+    }
+
+    #[test]
+    fn this_test_binary_counts_its_threads() {
+        let before = thread_count().unwrap();
+        assert!(before >= 1);
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || stopped.recv());
+        assert!(thread_count().unwrap() > before);
+        assert!(thread_names().len() > before);
+        stop.send(()).unwrap();
+        thread.join().unwrap().unwrap();
+    }
+
+    #[test]
+    fn stdout_and_stderr_arrive_in_order_with_the_exit_status() {
+        let (ended, output, _) = run(
+            "echo one; echo two >&2; printf three; exit 3",
+            Duration::from_secs(10),
+        );
+        assert_eq!(ended, Ended::Exited(3));
+        assert_eq!(output, "one\ntwo\nthree");
+        assert_eq!(ended.shell_status(), Some(3));
+    }
+
+    #[test]
+    fn a_signal_is_reported_as_a_shell_would() {
+        let (ended, _, _) = run("kill -SEGV $$", Duration::from_secs(10));
+        assert_eq!(ended, Ended::Signaled(11));
+        assert_eq!(ended.shell_status(), Some(139));
+    }
+
+    #[test]
+    fn the_stop_point_kills_the_whole_group_and_keeps_the_output_so_far() {
+        let marker = std::env::temp_dir().join(format!("hover-grandchild-{}", std::process::id()));
+        let script = format!(
+            "sleep 300 & echo $! > {}; echo started; sleep 300",
+            marker.display()
+        );
+        let (ended, output, elapsed) = run(&script, Duration::from_millis(300));
+        assert_eq!(ended, Ended::Stopped);
+        assert_eq!(output, "started\n");
+        assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
+        assert!(
+            ended_within_seconds(&marker),
+            "the command's own child died with it"
+        );
+    }
+
+    #[test]
+    fn what_a_command_leaves_running_is_killed_when_it_exits() {
+        let marker = std::env::temp_dir().join(format!("hover-leftover-{}", std::process::id()));
+        let script = format!("sleep 300 & echo $! > {}; echo done", marker.display());
+        let (ended, output, elapsed) = run(&script, Duration::from_secs(10));
+        assert_eq!(ended, Ended::Exited(0));
+        assert_eq!(output, "done\n");
+        assert!(
+            elapsed < Duration::from_secs(2),
+            "the open pipe did not hold the answer: {elapsed:?}"
+        );
+        assert!(ended_within_seconds(&marker));
+    }
+
+    #[test]
+    fn a_command_that_closes_its_output_is_still_waited_for() {
+        let (ended, output, elapsed) = run(
+            "echo before; exec >&- 2>&-; sleep 0.3; exit 4",
+            Duration::from_secs(10),
+        );
+        assert_eq!(ended, Ended::Exited(4));
+        assert_eq!(output, "before\n");
+        assert!(elapsed >= Duration::from_millis(300));
+    }
+
+    #[test]
+    fn output_larger_than_the_pipe_is_read_while_the_command_runs() {
+        let (ended, output, _) = run(
+            "head -c 1000000 /dev/zero | tr '\\0' x; echo",
+            Duration::from_secs(10),
+        );
+        assert_eq!(ended, Ended::Exited(0));
+        assert_eq!(output.len(), 1_000_001);
+    }
+
+    #[test]
+    fn a_stop_point_already_past_stops_at_once() {
+        let (ended, _, elapsed) = run("sleep 300", Duration::ZERO);
+        assert_eq!(ended, Ended::Stopped);
+        assert!(elapsed < Duration::from_secs(1));
+    }
+}
