@@ -11,6 +11,10 @@ use std::time::Duration;
 
 use ureq::Agent;
 use ureq::http::Response;
+use ureq::unversioned::resolver::DefaultResolver;
+use ureq::unversioned::transport::{
+    Buffers, ConnectionDetails, Connector, NextTimeout, TcpConnector, Transport,
+};
 
 use crate::context::{Context, ContextError};
 use crate::error_response::ErrorResponse;
@@ -95,15 +99,15 @@ pub struct RuntimeApiClient {
 impl RuntimeApiClient {
     /// A client for the Runtime API at `address` (`host:port`, as in `AWS_LAMBDA_RUNTIME_API`).
     pub fn new(address: &str) -> Self {
-        let agent: Agent = Agent::config_builder()
+        let config = Agent::config_builder()
             .http_status_as_error(false)
             .max_idle_connections_per_host(2)
             // `/next` idles for as long as no one invokes; keep the connection all the while.
             .max_idle_age(Duration::from_secs(24 * 60 * 60))
             .no_delay(true)
             .user_agent("hover-runtime")
-            .build()
-            .into();
+            .build();
+        let agent = Agent::with_parts(config, InterruptSafeConnector, DefaultResolver::default());
         Self {
             agent,
             base_url: format!("http://{address}/{API_VERSION}/runtime"),
@@ -249,6 +253,70 @@ impl RuntimeApiClient {
 
     fn url(&self, path: &str) -> String {
         format!("{}/{path}", self.base_url)
+    }
+}
+
+/// Opens connections with ureq's `TcpConnector`, and hands them out wrapped in
+/// [`InterruptSafe`].
+#[derive(Debug)]
+struct InterruptSafeConnector;
+
+impl Connector for InterruptSafeConnector {
+    type Out = InterruptSafe<<TcpConnector as Connector>::Out>;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<()>,
+    ) -> Result<Option<Self::Out>, ureq::Error> {
+        // std's `connect` and `connect_timeout` retry EINTR themselves.
+        Ok(TcpConnector::default()
+            .connect(details, chained)?
+            .map(InterruptSafe))
+    }
+}
+
+/// A transport whose reads never fail with `EINTR`.
+///
+/// A signal handler installed without `SA_RESTART` (PHP's `pcntl_signal` may install one)
+/// makes a blocked `recv` return `EINTR`. ureq retries that only when the read has a
+/// timeout; the wait for the head of `/next` has none, so its `Interrupted` error would end
+/// the runtime. A failed `recv` consumed nothing, so reading again is exact. Writes need no
+/// help: `TcpTransport` writes with `write_all`, which retries `Interrupted` itself.
+#[derive(Debug)]
+struct InterruptSafe<T>(T);
+
+impl<T: Transport> Transport for InterruptSafe<T> {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        self.0.buffers()
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        self.0.transmit_output(amount, timeout)
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        let started = std::time::Instant::now();
+        loop {
+            // A read with a time limit retries EINTR within ureq; should one still surface,
+            // only what is left of its limit is given to the next attempt.
+            let mut left = timeout;
+            if !timeout.after.is_not_happening() {
+                let remaining = timeout.after.saturating_sub(started.elapsed());
+                if remaining.is_zero() {
+                    return Err(ureq::Error::Timeout(timeout.reason));
+                }
+                left.after = remaining.into();
+            }
+            match self.0.await_input(left) {
+                Err(ureq::Error::Io(error)) if error.kind() == io::ErrorKind::Interrupted => {}
+                result => return result,
+            }
+        }
+    }
+
+    fn is_open(&mut self) -> bool {
+        self.0.is_open()
     }
 }
 
