@@ -5,13 +5,16 @@
 //! carry (and none to break when php-fpm forks). Only connection failures on `/next` are
 //! retried; any other answer is final.
 
+use std::fmt;
 use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::thread;
 use std::time::Duration;
 
 use ureq::Agent;
-use ureq::http::Response;
-use ureq::unversioned::resolver::DefaultResolver;
+use ureq::config::Config;
+use ureq::http::{Response, Uri};
+use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{
     Buffers, ConnectionDetails, Connector, NextTimeout, TcpConnector, Transport,
 };
@@ -58,10 +61,13 @@ pub enum RuntimeApiError {
     Transport { url: String, error: String },
     /// `/next` answered without a request id.
     Protocol(String),
+    /// The Runtime API's address (`AWS_LAMBDA_RUNTIME_API`) did not resolve when the client
+    /// was made; no call is attempted.
+    Unresolvable { address: String, error: String },
 }
 
-impl std::fmt::Display for RuntimeApiError {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Display for RuntimeApiError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Unreachable {
                 url,
@@ -85,6 +91,10 @@ impl std::fmt::Display for RuntimeApiError {
                 formatter,
                 "the Lambda Runtime API sent an invocation without {problem}"
             ),
+            Self::Unresolvable { address, error } => write!(
+                formatter,
+                "the Lambda Runtime API address {address} does not resolve: {error}"
+            ),
         }
     }
 }
@@ -94,11 +104,22 @@ impl std::error::Error for RuntimeApiError {}
 pub struct RuntimeApiClient {
     agent: Agent,
     base_url: String,
+    address: String,
+    /// Why `address` did not resolve, if it did not.
+    unresolvable: Option<String>,
 }
 
 impl RuntimeApiClient {
     /// A client for the Runtime API at `address` (`host:port`, as in `AWS_LAMBDA_RUNTIME_API`).
+    ///
+    /// `address` is resolved here, on the calling thread, and never again: an IP literal
+    /// (Lambda's `127.0.0.1:9001`) needs no lookup; a name is looked up once. A failure is
+    /// reported by every call, as [`RuntimeApiError::Unresolvable`].
     pub fn new(address: &str) -> Self {
+        let (addresses, unresolvable) = match resolve(address) {
+            Ok(addresses) => (addresses, None),
+            Err(error) => (no_addresses(), Some(error)),
+        };
         let config = Agent::config_builder()
             .http_status_as_error(false)
             .max_idle_connections_per_host(2)
@@ -106,11 +127,28 @@ impl RuntimeApiClient {
             .max_idle_age(Duration::from_secs(24 * 60 * 60))
             .no_delay(true)
             .user_agent("hover-runtime")
+            // No proxy from the environment (`HTTP_PROXY`, `ALL_PROXY`): the Runtime API is
+            // local, and a proxy would need its own name resolved.
+            .proxy(None)
+            // The Runtime API never redirects; a 3xx is an answer like any other.
+            .max_redirects(0)
             .build();
-        let agent = Agent::with_parts(config, InterruptSafeConnector, DefaultResolver::default());
+        let agent = Agent::with_parts(config, InterruptSafeConnector, ResolvedOnce(addresses));
         Self {
             agent,
             base_url: format!("http://{address}/{API_VERSION}/runtime"),
+            address: address.to_owned(),
+            unresolvable,
+        }
+    }
+
+    fn ensure_resolved(&self) -> Result<(), RuntimeApiError> {
+        match &self.unresolvable {
+            None => Ok(()),
+            Some(error) => Err(RuntimeApiError::Unresolvable {
+                address: self.address.clone(),
+                error: error.clone(),
+            }),
         }
     }
 
@@ -152,6 +190,7 @@ impl RuntimeApiClient {
     }
 
     fn get_next(&self) -> Result<Response<ureq::Body>, RuntimeApiError> {
+        self.ensure_resolved()?;
         let url = self.url("invocation/next");
         let mut delays = NEXT_RETRY_DELAYS_MS.iter();
         let mut attempts = 0;
@@ -232,6 +271,7 @@ impl RuntimeApiClient {
         error_type: Option<&str>,
         body: &[u8],
     ) -> Result<(u16, String), RuntimeApiError> {
+        self.ensure_resolved()?;
         let transport = |error: String| RuntimeApiError::Transport {
             url: url.to_owned(),
             error,
@@ -253,6 +293,58 @@ impl RuntimeApiClient {
 
     fn url(&self, path: &str) -> String {
         format!("{}/{path}", self.base_url)
+    }
+}
+
+/// Looks `address` up, once.
+fn resolve(address: &str) -> Result<ResolvedSocketAddrs, String> {
+    let mut addresses = no_addresses();
+    // ureq keeps at most 16 addresses; so does this.
+    for resolved in address
+        .to_socket_addrs()
+        .map_err(|error| error.to_string())?
+    {
+        if addresses.try_push(resolved).is_err() {
+            break;
+        }
+    }
+    if addresses.is_empty() {
+        return Err("no address".into());
+    }
+    Ok(addresses)
+}
+
+fn no_addresses() -> ResolvedSocketAddrs {
+    ResolvedSocketAddrs::from_fn(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+}
+
+/// The Runtime API's addresses as [`resolve`] found them when the client was made, for
+/// every request. ureq's `DefaultResolver` would look the name up again for each new
+/// connection, in a thread of its own whenever a timeout is set, and `getaddrinfo` reads
+/// the environment, which another thread may be changing (`setenv`).
+struct ResolvedOnce(ResolvedSocketAddrs);
+
+impl Resolver for ResolvedOnce {
+    fn resolve(
+        &self,
+        _uri: &Uri,
+        _config: &Config,
+        _timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        // Every request goes to the client's own base URL, so to these addresses.
+        if self.0.is_empty() {
+            return Err(ureq::Error::HostNotFound);
+        }
+        Ok(self.0.clone())
+    }
+}
+
+impl fmt::Debug for ResolvedOnce {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_tuple("ResolvedOnce")
+            .field(&&self.0[..])
+            .finish()
     }
 }
 
@@ -624,6 +716,25 @@ mod tests {
         assert!(
             elapsed >= Duration::from_millis(1_500) && elapsed < Duration::from_secs(5),
             "{elapsed:?}"
+        );
+    }
+
+    #[test]
+    fn an_address_that_does_not_resolve_fails_every_call_at_once() {
+        let client = RuntimeApiClient::new("127.0.0.1");
+        let started = std::time::Instant::now();
+        let error = client.next_invocation().unwrap_err();
+        assert!(
+            matches!(&error, RuntimeApiError::Unresolvable { address, .. } if address == "127.0.0.1"),
+            "{error}"
+        );
+        assert!(started.elapsed() < Duration::from_millis(50), "not retried");
+        let error = client.send_response("req-1", b"{}").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("the Lambda Runtime API address 127.0.0.1 does not resolve: "),
+            "{error}"
         );
     }
 
