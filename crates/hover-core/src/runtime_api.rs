@@ -28,6 +28,34 @@ const NEXT_RETRY_DELAYS_MS: [u64; 5] = [50, 100, 200, 400, 800];
 /// Lambda's payloads stop at 6 MB; this leaves room and still bounds memory.
 const MAX_PAYLOAD_BYTES: u64 = 16 * 1024 * 1024;
 
+/// How long each step of a call may take. The wait for the head of `/next` is not among
+/// them: Lambda holds `/next` for as long as nobody invokes the function.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    /// Connecting to the Runtime API. On loopback a connection is made or refused at
+    /// once; 5 s leaves room for a SYN sent again (after 1 s, then 3 s) should the API's
+    /// accept queue be full for a moment.
+    connect: Duration,
+    /// Sending a request's line and headers: a few hundred bytes.
+    send_request: Duration,
+    /// Receiving a body once its head has arrived: the event of `/next` (up to 6 MB),
+    /// the Runtime API's short answer to a post. Lambda has the whole event in memory
+    /// before it sends the head, and loopback moves 6 MB in milliseconds even on the
+    /// smallest, CPU-starved function; 10 s is far above that, and still ends a body
+    /// that stalls long before most invocation deadlines would (up to 15 min).
+    body: Duration,
+    /// A whole post (response or error): connect, head, body (up to 6 MB) and Lambda's
+    /// answer, which it gives once it has read the body.
+    post: Duration,
+}
+
+const LIMITS: Limits = Limits {
+    connect: Duration::from_secs(5),
+    send_request: Duration::from_secs(10),
+    body: Duration::from_secs(10),
+    post: Duration::from_secs(30),
+};
+
 /// One invocation: its context and the event, as raw bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invocation {
@@ -103,6 +131,7 @@ impl std::error::Error for RuntimeApiError {}
 
 pub struct RuntimeApiClient {
     agent: Agent,
+    limits: Limits,
     base_url: String,
     address: String,
     /// Why `address` did not resolve, if it did not.
@@ -116,6 +145,10 @@ impl RuntimeApiClient {
     /// (Lambda's `127.0.0.1:9001`) needs no lookup; a name is looked up once. A failure is
     /// reported by every call, as [`RuntimeApiError::Unresolvable`].
     pub fn new(address: &str) -> Self {
+        Self::with_limits(address, LIMITS)
+    }
+
+    fn with_limits(address: &str, limits: Limits) -> Self {
         let (addresses, unresolvable) = match resolve(address) {
             Ok(addresses) => (addresses, None),
             Err(error) => (no_addresses(), Some(error)),
@@ -132,10 +165,17 @@ impl RuntimeApiClient {
             .proxy(None)
             // The Runtime API never redirects; a 3xx is an answer like any other.
             .max_redirects(0)
+            .timeout_connect(Some(limits.connect))
+            .timeout_send_request(Some(limits.send_request))
+            // No limit on the wait for the head of a response (`/next` may take hours);
+            // posts set theirs in `post`.
+            .timeout_recv_response(None)
+            .timeout_recv_body(Some(limits.body))
             .build();
         let agent = Agent::with_parts(config, InterruptSafeConnector, ResolvedOnce(addresses));
         Self {
             agent,
+            limits,
             base_url: format!("http://{address}/{API_VERSION}/runtime"),
             address: address.to_owned(),
             unresolvable,
@@ -279,6 +319,9 @@ impl RuntimeApiClient {
         let mut request = self
             .agent
             .post(url)
+            .config()
+            .timeout_per_call(Some(self.limits.post))
+            .build()
             .header("Content-Type", "application/json");
         if let Some(error_type) = error_type {
             request = request.header("Lambda-Runtime-Function-Error-Type", error_type);
@@ -423,7 +466,9 @@ fn read_body(response: Response<ureq::Body>) -> Result<Vec<u8>, String> {
 
 fn is_connection_failure(error: &ureq::Error) -> bool {
     match error {
-        ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => true,
+        ureq::Error::ConnectionFailed
+        | ureq::Error::HostNotFound
+        | ureq::Error::Timeout(ureq::Timeout::Connect) => true,
         ureq::Error::Io(error) => matches!(
             error.kind(),
             io::ErrorKind::ConnectionRefused
@@ -492,6 +537,13 @@ mod tests {
             }
         });
         (address, seen)
+    }
+
+    fn read_head_only(reader: &mut BufReader<TcpStream>) {
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap() > 0 && line != "\r\n" {
+            line.clear();
+        }
     }
 
     fn read_request(reader: &mut BufReader<TcpStream>, connection: usize) -> Option<Seen> {
@@ -734,6 +786,113 @@ mod tests {
             error
                 .to_string()
                 .starts_with("the Lambda Runtime API address 127.0.0.1 does not resolve: "),
+            "{error}"
+        );
+    }
+
+    /// Accepts one connection and hands it to `script`, which plays the Runtime API.
+    fn serve_one(script: impl FnOnce(BufReader<TcpStream>, TcpStream) + Send + 'static) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let writer = stream.try_clone().unwrap();
+            script(BufReader::new(stream), writer);
+        });
+        address
+    }
+
+    /// Keeps the connection open, silent, until the client closes it.
+    fn hold(mut reader: BufReader<TcpStream>) {
+        let _ = reader.read_to_end(&mut Vec::new());
+    }
+
+    const SHORT: Limits = Limits {
+        connect: Duration::from_millis(300),
+        send_request: Duration::from_millis(300),
+        body: Duration::from_millis(300),
+        post: Duration::from_millis(600),
+    };
+
+    fn assert_took(started: std::time::Instant, limit: Duration) {
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed >= limit && elapsed < limit + Duration::from_secs(2),
+            "{elapsed:?} for a limit of {limit:?}"
+        );
+    }
+
+    #[test]
+    fn a_next_body_that_stalls_after_its_head_is_an_error_not_a_hang() {
+        let address = serve_one(|mut reader, mut writer| {
+            read_request(&mut reader, 1).unwrap();
+            let head = invocation("stalled-1", &"x".repeat(100));
+            // The head and 10 bytes of the 100 the head announces, then nothing.
+            writer
+                .write_all(&head.as_bytes()[..head.len() - 90])
+                .unwrap();
+            hold(reader);
+        });
+        let client = RuntimeApiClient::with_limits(&address, SHORT);
+        let started = std::time::Instant::now();
+        let error = client.next_invocation().unwrap_err();
+        assert_took(started, SHORT.body);
+        assert!(
+            matches!(&error, RuntimeApiError::Transport { error, .. } if error.contains("timeout")),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_wait_for_the_head_of_next_has_no_limit() {
+        // Every limit is shorter than the wait; the invocation still arrives.
+        let address = serve_one(|mut reader, mut writer| {
+            read_request(&mut reader, 1).unwrap();
+            thread::sleep(SHORT.post * 3);
+            writer
+                .write_all(invocation("patient-1", "{}").as_bytes())
+                .unwrap();
+            hold(reader);
+        });
+        let client = RuntimeApiClient::with_limits(&address, SHORT);
+        assert_eq!(
+            client.next_invocation().unwrap().context.request_id,
+            "patient-1"
+        );
+    }
+
+    #[test]
+    fn a_post_left_unanswered_is_an_error_within_the_post_limit() {
+        let address = serve_one(|mut reader, _writer| {
+            read_request(&mut reader, 1).unwrap();
+            hold(reader);
+        });
+        let client = RuntimeApiClient::with_limits(&address, SHORT);
+        let started = std::time::Instant::now();
+        let error = client.send_response("req-1", b"{}").unwrap_err();
+        assert_took(started, SHORT.post);
+        assert!(
+            matches!(&error, RuntimeApiError::Transport { error, .. } if error.contains("timeout")),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_post_whose_body_is_never_read_is_an_error_within_the_post_limit() {
+        // The server reads the head only: 32 MB cannot fit in loopback's socket buffers,
+        // so the client's writes block.
+        let address = serve_one(|mut reader, _writer| {
+            read_head_only(&mut reader);
+            thread::sleep(SHORT.post * 4);
+        });
+        let client = RuntimeApiClient::with_limits(&address, SHORT);
+        let started = std::time::Instant::now();
+        let error = client
+            .send_response("req-1", &vec![b' '; 32 * 1024 * 1024])
+            .unwrap_err();
+        assert_took(started, SHORT.post);
+        assert!(
+            matches!(&error, RuntimeApiError::Transport { error, .. } if error.contains("timeout")),
             "{error}"
         );
     }
