@@ -215,7 +215,8 @@ impl RuntimeApiClient {
                 Ok(context) => return Ok(Invocation { context, payload }),
                 Err(ContextError::MissingRequestId) => {
                     return Err(RuntimeApiError::Protocol(
-                        "a Lambda-Runtime-Aws-Request-Id header".into(),
+                        "a Lambda-Runtime-Aws-Request-Id header (or with one that is not UTF-8)"
+                            .into(),
                     ));
                 }
                 Err(ContextError::BadDeadline { request_id }) => {
@@ -264,7 +265,7 @@ impl RuntimeApiClient {
         request_id: &str,
         body: &[u8],
     ) -> Result<Delivery, RuntimeApiError> {
-        let url = self.url(&format!("invocation/{request_id}/response"));
+        let url = self.url(&format!("invocation/{}/response", path_segment(request_id)));
         let (status, answer) = self.post(&url, None, body)?;
         match status {
             200..=299 => Ok(Delivery::Accepted),
@@ -283,7 +284,10 @@ impl RuntimeApiClient {
         request_id: &str,
         error: &ErrorResponse,
     ) -> Result<(), RuntimeApiError> {
-        self.post_error(&format!("invocation/{request_id}/error"), error)
+        self.post_error(
+            &format!("invocation/{}/error", path_segment(request_id)),
+            error,
+        )
     }
 
     /// Posts an init error; Lambda then ends the init phase as failed.
@@ -453,6 +457,22 @@ impl<T: Transport> Transport for InterruptSafe<T> {
     fn is_open(&mut self) -> bool {
         self.0.is_open()
     }
+}
+
+/// `id` as one URL path segment. Every byte but ASCII letters, digits, `-` and `_` is
+/// percent-escaped, so that whatever the id holds (`/`, `?`, `#`, `%`, spaces, dots,
+/// non-ASCII) the URL keeps its shape and the Runtime API reads the id back as it sent it.
+/// Lambda's ids (UUIDs) come out unchanged.
+fn path_segment(id: &str) -> String {
+    let mut segment = String::with_capacity(id.len());
+    for byte in id.bytes() {
+        if byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_' {
+            segment.push(char::from(byte));
+        } else {
+            segment.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    segment
 }
 
 fn read_body(response: Response<ureq::Body>) -> Result<Vec<u8>, String> {
@@ -787,6 +807,52 @@ mod tests {
                 .to_string()
                 .starts_with("the Lambda Runtime API address 127.0.0.1 does not resolve: "),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn request_ids_are_escaped_into_one_path_segment() {
+        assert_eq!(
+            path_segment("8476a536-e9f4-11e8-9739-2dfe598c3fcd"),
+            "8476a536-e9f4-11e8-9739-2dfe598c3fcd"
+        );
+        assert_eq!(path_segment("a/b?c#d e"), "a%2Fb%3Fc%23d%20e");
+        assert_eq!(path_segment("100%"), "100%25");
+        assert_eq!(path_segment(".."), "%2E%2E");
+        assert_eq!(path_segment("é✓"), "%C3%A9%E2%9C%93");
+    }
+
+    #[test]
+    fn any_request_id_can_be_answered() {
+        let odd = "a/b?c#d e%..é";
+        let (address, seen) = serve(vec![
+            invocation(odd, "{}"),
+            http("202 Accepted", &[], ""),
+            http("202 Accepted", &[], ""),
+        ]);
+        let client = RuntimeApiClient::new(&address);
+        let invocation = client.next_invocation().unwrap();
+        assert_eq!(invocation.context.request_id, odd);
+        assert_eq!(
+            client
+                .send_response(&invocation.context.request_id, b"{}")
+                .unwrap(),
+            Delivery::Accepted
+        );
+        client
+            .send_error(
+                &invocation.context.request_id,
+                &ErrorResponse::new("Hover.Test", "x"),
+            )
+            .unwrap();
+        let requests: Vec<Seen> = seen.iter().take(3).collect();
+        assert_eq!(
+            requests[1].request_line,
+            "POST /2018-06-01/runtime/invocation/a%2Fb%3Fc%23d%20e%25%2E%2E%C3%A9/response HTTP/1.1"
+        );
+        assert_eq!(
+            requests[2].request_line,
+            "POST /2018-06-01/runtime/invocation/a%2Fb%3Fc%23d%20e%25%2E%2E%C3%A9/error HTTP/1.1"
         );
     }
 
