@@ -3,7 +3,26 @@
 //! Blocking and small on purpose: the runtime handles one invocation at a time, so a ureq
 //! agent with one pooled keep-alive connection is all it needs, with no async runtime to
 //! carry (and none to break when php-fpm forks). Only connection failures on `/next` are
-//! retried; any other answer is final.
+//! retried (for about 1.5 s); any other answer is final. It runs on PHP's main thread,
+//! and at times on the watchdog's.
+//!
+//! What it guarantees, each tested:
+//!
+//! - **Signals never fail a call.** A handler installed without `SA_RESTART` (PHP's
+//!   `pcntl_signal` may install one), or any handler while a socket has a timeout, makes a
+//!   blocked socket call return `EINTR`. `connect` is retried by std, writes by
+//!   `write_all`, reads by ureq when they have a time limit and by `InterruptSafe` when
+//!   they have none (the wait for `/next`). A signal never makes a request be sent
+//!   again: Lambda counts an invocation as handed over once it has written it to the
+//!   first `/next`, so a second one could lose it.
+//!   (`tests/runtime_api_signals.rs`)
+//! - **Nothing hangs but the wait for `/next`,** which Lambda holds for as long as the
+//!   function is idle. Every other step has a limit (`Limits`): 10 s for a body once
+//!   its head has arrived, 30 s for a whole post.
+//! - **No name lookup and no thread after [`RuntimeApiClient::new`]:** the address is
+//!   resolved there, once (not at all for an IP literal), and every request goes to it.
+//!   (`tests/runtime_api_threads.rs`)
+//! - **Any request id can be answered:** it is percent-escaped into its URL segment.
 
 use std::fmt;
 use std::io;
