@@ -24,7 +24,7 @@ pub struct Context {
 /// Why the headers of `/next` do not describe an invocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ContextError {
-    /// No request id: the invocation cannot even be answered.
+    /// No request id (or one that is not UTF-8): the invocation cannot even be answered.
     MissingRequestId,
     /// A request id, but a deadline that is absent or not a number.
     BadDeadline { request_id: String },
@@ -40,8 +40,14 @@ impl Context {
                 .filter(|value| !value.is_empty())
                 .map(str::to_owned)
         };
-        let request_id =
-            text("lambda-runtime-aws-request-id").ok_or(ContextError::MissingRequestId)?;
+        // Any UTF-8, not only the visible ASCII `to_str` allows: the id is escaped before
+        // it goes into a URL, so whatever Lambda sends can be answered.
+        let request_id = headers
+            .get("lambda-runtime-aws-request-id")
+            .and_then(|value| std::str::from_utf8(value.as_bytes()).ok())
+            .filter(|value| !value.is_empty())
+            .map(str::to_owned)
+            .ok_or(ContextError::MissingRequestId)?;
         let Some(deadline_ms) = text("lambda-runtime-deadline-ms").and_then(|ms| ms.parse().ok())
         else {
             return Err(ContextError::BadDeadline { request_id });
@@ -159,6 +165,24 @@ mod tests {
             Err(ContextError::BadDeadline {
                 request_id: "abc".into()
             })
+        );
+    }
+
+    #[test]
+    fn a_request_id_may_be_any_utf8_but_nothing_else() {
+        let mut map = headers(&[("lambda-runtime-deadline-ms", "5")]);
+        map.insert(
+            "lambda-runtime-aws-request-id",
+            HeaderValue::from_bytes("id é/1".as_bytes()).unwrap(),
+        );
+        assert_eq!(Context::from_headers(&map).unwrap().request_id, "id é/1");
+        map.insert(
+            "lambda-runtime-aws-request-id",
+            HeaderValue::from_bytes(b"id \xe9").unwrap(),
+        );
+        assert_eq!(
+            Context::from_headers(&map),
+            Err(ContextError::MissingRequestId)
         );
     }
 

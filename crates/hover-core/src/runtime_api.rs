@@ -3,14 +3,40 @@
 //! Blocking and small on purpose: the runtime handles one invocation at a time, so a ureq
 //! agent with one pooled keep-alive connection is all it needs, with no async runtime to
 //! carry (and none to break when php-fpm forks). Only connection failures on `/next` are
-//! retried; any other answer is final.
+//! retried (for about 1.5 s); any other answer is final. It runs on PHP's main thread,
+//! and at times on the watchdog's.
+//!
+//! What it guarantees, each tested:
+//!
+//! - **Signals never fail a call.** A handler installed without `SA_RESTART` (PHP's
+//!   `pcntl_signal` may install one), or any handler while a socket has a timeout, makes a
+//!   blocked socket call return `EINTR`. `connect` is retried by std, writes by
+//!   `write_all`, reads by ureq when they have a time limit and by `InterruptSafe` when
+//!   they have none (the wait for `/next`). A signal never makes a request be sent
+//!   again: Lambda counts an invocation as handed over once it has written it to the
+//!   first `/next`, so a second one could lose it.
+//!   (`tests/runtime_api_signals.rs`)
+//! - **Nothing hangs but the wait for `/next`,** which Lambda holds for as long as the
+//!   function is idle. Every other step has a limit (`Limits`): 10 s for a body once
+//!   its head has arrived, 30 s for a whole post.
+//! - **No name lookup and no thread after [`RuntimeApiClient::new`]:** the address is
+//!   resolved there, once (not at all for an IP literal), and every request goes to it.
+//!   (`tests/runtime_api_threads.rs`)
+//! - **Any request id can be answered:** it is percent-escaped into its URL segment.
 
+use std::fmt;
 use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::thread;
 use std::time::Duration;
 
 use ureq::Agent;
-use ureq::http::Response;
+use ureq::config::Config;
+use ureq::http::{Response, Uri};
+use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{
+    Buffers, ConnectionDetails, Connector, NextTimeout, TcpConnector, Transport,
+};
 
 use crate::context::{Context, ContextError};
 use crate::error_response::ErrorResponse;
@@ -20,6 +46,34 @@ const API_VERSION: &str = "2018-06-01";
 const NEXT_RETRY_DELAYS_MS: [u64; 5] = [50, 100, 200, 400, 800];
 /// Lambda's payloads stop at 6 MB; this leaves room and still bounds memory.
 const MAX_PAYLOAD_BYTES: u64 = 16 * 1024 * 1024;
+
+/// How long each step of a call may take. The wait for the head of `/next` is not among
+/// them: Lambda holds `/next` for as long as nobody invokes the function.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    /// Connecting to the Runtime API. On loopback a connection is made or refused at
+    /// once; 5 s leaves room for a SYN sent again (after 1 s, then 3 s) should the API's
+    /// accept queue be full for a moment.
+    connect: Duration,
+    /// Sending a request's line and headers: a few hundred bytes.
+    send_request: Duration,
+    /// Receiving a body once its head has arrived: the event of `/next` (up to 6 MB),
+    /// the Runtime API's short answer to a post. Lambda has the whole event in memory
+    /// before it sends the head, and loopback moves 6 MB in milliseconds even on the
+    /// smallest, CPU-starved function; 10 s is far above that, and still ends a body
+    /// that stalls long before most invocation deadlines would (up to 15 min).
+    body: Duration,
+    /// A whole post (response or error): connect, head, body (up to 6 MB) and Lambda's
+    /// answer, which it gives once it has read the body.
+    post: Duration,
+}
+
+const LIMITS: Limits = Limits {
+    connect: Duration::from_secs(5),
+    send_request: Duration::from_secs(10),
+    body: Duration::from_secs(10),
+    post: Duration::from_secs(30),
+};
 
 /// One invocation: its context and the event, as raw bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,10 +108,13 @@ pub enum RuntimeApiError {
     Transport { url: String, error: String },
     /// `/next` answered without a request id.
     Protocol(String),
+    /// The Runtime API's address (`AWS_LAMBDA_RUNTIME_API`) did not resolve when the client
+    /// was made; no call is attempted.
+    Unresolvable { address: String, error: String },
 }
 
-impl std::fmt::Display for RuntimeApiError {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Display for RuntimeApiError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Unreachable {
                 url,
@@ -81,6 +138,10 @@ impl std::fmt::Display for RuntimeApiError {
                 formatter,
                 "the Lambda Runtime API sent an invocation without {problem}"
             ),
+            Self::Unresolvable { address, error } => write!(
+                formatter,
+                "the Lambda Runtime API address {address} does not resolve: {error}"
+            ),
         }
     }
 }
@@ -89,24 +150,64 @@ impl std::error::Error for RuntimeApiError {}
 
 pub struct RuntimeApiClient {
     agent: Agent,
+    limits: Limits,
     base_url: String,
+    address: String,
+    /// Why `address` did not resolve, if it did not.
+    unresolvable: Option<String>,
 }
 
 impl RuntimeApiClient {
     /// A client for the Runtime API at `address` (`host:port`, as in `AWS_LAMBDA_RUNTIME_API`).
+    ///
+    /// `address` is resolved here, on the calling thread, and never again: an IP literal
+    /// (Lambda's `127.0.0.1:9001`) needs no lookup; a name is looked up once. A failure is
+    /// reported by every call, as [`RuntimeApiError::Unresolvable`].
     pub fn new(address: &str) -> Self {
-        let agent: Agent = Agent::config_builder()
+        Self::with_limits(address, LIMITS)
+    }
+
+    fn with_limits(address: &str, limits: Limits) -> Self {
+        let (addresses, unresolvable) = match resolve(address) {
+            Ok(addresses) => (addresses, None),
+            Err(error) => (no_addresses(), Some(error)),
+        };
+        let config = Agent::config_builder()
             .http_status_as_error(false)
             .max_idle_connections_per_host(2)
             // `/next` idles for as long as no one invokes; keep the connection all the while.
             .max_idle_age(Duration::from_secs(24 * 60 * 60))
             .no_delay(true)
             .user_agent("hover-runtime")
-            .build()
-            .into();
+            // No proxy from the environment (`HTTP_PROXY`, `ALL_PROXY`): the Runtime API is
+            // local, and a proxy would need its own name resolved.
+            .proxy(None)
+            // The Runtime API never redirects; a 3xx is an answer like any other.
+            .max_redirects(0)
+            .timeout_connect(Some(limits.connect))
+            .timeout_send_request(Some(limits.send_request))
+            // No limit on the wait for the head of a response (`/next` may take hours);
+            // posts set theirs in `post`.
+            .timeout_recv_response(None)
+            .timeout_recv_body(Some(limits.body))
+            .build();
+        let agent = Agent::with_parts(config, InterruptSafeConnector, ResolvedOnce(addresses));
         Self {
             agent,
+            limits,
             base_url: format!("http://{address}/{API_VERSION}/runtime"),
+            address: address.to_owned(),
+            unresolvable,
+        }
+    }
+
+    fn ensure_resolved(&self) -> Result<(), RuntimeApiError> {
+        match &self.unresolvable {
+            None => Ok(()),
+            Some(error) => Err(RuntimeApiError::Unresolvable {
+                address: self.address.clone(),
+                error: error.clone(),
+            }),
         }
     }
 
@@ -133,7 +234,8 @@ impl RuntimeApiClient {
                 Ok(context) => return Ok(Invocation { context, payload }),
                 Err(ContextError::MissingRequestId) => {
                     return Err(RuntimeApiError::Protocol(
-                        "a Lambda-Runtime-Aws-Request-Id header".into(),
+                        "a Lambda-Runtime-Aws-Request-Id header (or with one that is not UTF-8)"
+                            .into(),
                     ));
                 }
                 Err(ContextError::BadDeadline { request_id }) => {
@@ -148,6 +250,7 @@ impl RuntimeApiClient {
     }
 
     fn get_next(&self) -> Result<Response<ureq::Body>, RuntimeApiError> {
+        self.ensure_resolved()?;
         let url = self.url("invocation/next");
         let mut delays = NEXT_RETRY_DELAYS_MS.iter();
         let mut attempts = 0;
@@ -181,7 +284,7 @@ impl RuntimeApiClient {
         request_id: &str,
         body: &[u8],
     ) -> Result<Delivery, RuntimeApiError> {
-        let url = self.url(&format!("invocation/{request_id}/response"));
+        let url = self.url(&format!("invocation/{}/response", path_segment(request_id)));
         let (status, answer) = self.post(&url, None, body)?;
         match status {
             200..=299 => Ok(Delivery::Accepted),
@@ -200,7 +303,10 @@ impl RuntimeApiClient {
         request_id: &str,
         error: &ErrorResponse,
     ) -> Result<(), RuntimeApiError> {
-        self.post_error(&format!("invocation/{request_id}/error"), error)
+        self.post_error(
+            &format!("invocation/{}/error", path_segment(request_id)),
+            error,
+        )
     }
 
     /// Posts an init error; Lambda then ends the init phase as failed.
@@ -228,6 +334,7 @@ impl RuntimeApiClient {
         error_type: Option<&str>,
         body: &[u8],
     ) -> Result<(u16, String), RuntimeApiError> {
+        self.ensure_resolved()?;
         let transport = |error: String| RuntimeApiError::Transport {
             url: url.to_owned(),
             error,
@@ -235,6 +342,9 @@ impl RuntimeApiClient {
         let mut request = self
             .agent
             .post(url)
+            .config()
+            .timeout_per_call(Some(self.limits.post))
+            .build()
             .header("Content-Type", "application/json");
         if let Some(error_type) = error_type {
             request = request.header("Lambda-Runtime-Function-Error-Type", error_type);
@@ -252,6 +362,138 @@ impl RuntimeApiClient {
     }
 }
 
+/// Looks `address` up, once.
+fn resolve(address: &str) -> Result<ResolvedSocketAddrs, String> {
+    let mut addresses = no_addresses();
+    // ureq keeps at most 16 addresses; so does this.
+    for resolved in address
+        .to_socket_addrs()
+        .map_err(|error| error.to_string())?
+    {
+        if addresses.try_push(resolved).is_err() {
+            break;
+        }
+    }
+    if addresses.is_empty() {
+        return Err("no address".into());
+    }
+    Ok(addresses)
+}
+
+fn no_addresses() -> ResolvedSocketAddrs {
+    ResolvedSocketAddrs::from_fn(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+}
+
+/// The Runtime API's addresses as [`resolve`] found them when the client was made, for
+/// every request. ureq's `DefaultResolver` would look the name up again for each new
+/// connection, in a thread of its own whenever a timeout is set, and `getaddrinfo` reads
+/// the environment, which another thread may be changing (`setenv`).
+struct ResolvedOnce(ResolvedSocketAddrs);
+
+impl Resolver for ResolvedOnce {
+    fn resolve(
+        &self,
+        _uri: &Uri,
+        _config: &Config,
+        _timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        // Every request goes to the client's own base URL, so to these addresses.
+        if self.0.is_empty() {
+            return Err(ureq::Error::HostNotFound);
+        }
+        Ok(self.0.clone())
+    }
+}
+
+impl fmt::Debug for ResolvedOnce {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_tuple("ResolvedOnce")
+            .field(&&self.0[..])
+            .finish()
+    }
+}
+
+/// Opens connections with ureq's `TcpConnector`, and hands them out wrapped in
+/// [`InterruptSafe`].
+#[derive(Debug)]
+struct InterruptSafeConnector;
+
+impl Connector for InterruptSafeConnector {
+    type Out = InterruptSafe<<TcpConnector as Connector>::Out>;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<()>,
+    ) -> Result<Option<Self::Out>, ureq::Error> {
+        // std's `connect` and `connect_timeout` retry EINTR themselves.
+        Ok(TcpConnector::default()
+            .connect(details, chained)?
+            .map(InterruptSafe))
+    }
+}
+
+/// A transport whose reads never fail with `EINTR`.
+///
+/// A signal handler installed without `SA_RESTART` (PHP's `pcntl_signal` may install one)
+/// makes a blocked `recv` return `EINTR`. ureq retries that only when the read has a
+/// timeout; the wait for the head of `/next` has none, so its `Interrupted` error would end
+/// the runtime. A failed `recv` consumed nothing, so reading again is exact. Writes need no
+/// help: `TcpTransport` writes with `write_all`, which retries `Interrupted` itself.
+#[derive(Debug)]
+struct InterruptSafe<T>(T);
+
+impl<T: Transport> Transport for InterruptSafe<T> {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        self.0.buffers()
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        self.0.transmit_output(amount, timeout)
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        let started = std::time::Instant::now();
+        loop {
+            // A read with a time limit retries EINTR within ureq; should one still surface,
+            // only what is left of its limit is given to the next attempt.
+            let mut left = timeout;
+            if !timeout.after.is_not_happening() {
+                let remaining = timeout.after.saturating_sub(started.elapsed());
+                if remaining.is_zero() {
+                    return Err(ureq::Error::Timeout(timeout.reason));
+                }
+                left.after = remaining.into();
+            }
+            match self.0.await_input(left) {
+                Err(ureq::Error::Io(error)) if error.kind() == io::ErrorKind::Interrupted => {}
+                result => return result,
+            }
+        }
+    }
+
+    fn is_open(&mut self) -> bool {
+        self.0.is_open()
+    }
+}
+
+/// `id` as one URL path segment. Every byte but ASCII letters, digits, `-` and `_` is
+/// percent-escaped, so that whatever the id holds (`/`, `?`, `#`, `%`, spaces, dots,
+/// non-ASCII) the URL keeps its shape and the Runtime API reads the id back as it sent it.
+/// Lambda's ids (UUIDs) come out unchanged.
+fn path_segment(id: &str) -> String {
+    let mut segment = String::with_capacity(id.len());
+    for byte in id.bytes() {
+        if byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_' {
+            segment.push(char::from(byte));
+        } else {
+            segment.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    segment
+}
+
 fn read_body(response: Response<ureq::Body>) -> Result<Vec<u8>, String> {
     response
         .into_body()
@@ -263,7 +505,9 @@ fn read_body(response: Response<ureq::Body>) -> Result<Vec<u8>, String> {
 
 fn is_connection_failure(error: &ureq::Error) -> bool {
     match error {
-        ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => true,
+        ureq::Error::ConnectionFailed
+        | ureq::Error::HostNotFound
+        | ureq::Error::Timeout(ureq::Timeout::Connect) => true,
         ureq::Error::Io(error) => matches!(
             error.kind(),
             io::ErrorKind::ConnectionRefused
@@ -332,6 +576,13 @@ mod tests {
             }
         });
         (address, seen)
+    }
+
+    fn read_head_only(reader: &mut BufReader<TcpStream>) {
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap() > 0 && line != "\r\n" {
+            line.clear();
+        }
     }
 
     fn read_request(reader: &mut BufReader<TcpStream>, connection: usize) -> Option<Seen> {
@@ -556,6 +807,178 @@ mod tests {
         assert!(
             elapsed >= Duration::from_millis(1_500) && elapsed < Duration::from_secs(5),
             "{elapsed:?}"
+        );
+    }
+
+    #[test]
+    fn an_address_that_does_not_resolve_fails_every_call_at_once() {
+        let client = RuntimeApiClient::new("127.0.0.1");
+        let started = std::time::Instant::now();
+        let error = client.next_invocation().unwrap_err();
+        assert!(
+            matches!(&error, RuntimeApiError::Unresolvable { address, .. } if address == "127.0.0.1"),
+            "{error}"
+        );
+        assert!(started.elapsed() < Duration::from_millis(50), "not retried");
+        let error = client.send_response("req-1", b"{}").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("the Lambda Runtime API address 127.0.0.1 does not resolve: "),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn request_ids_are_escaped_into_one_path_segment() {
+        assert_eq!(
+            path_segment("8476a536-e9f4-11e8-9739-2dfe598c3fcd"),
+            "8476a536-e9f4-11e8-9739-2dfe598c3fcd"
+        );
+        assert_eq!(path_segment("a/b?c#d e"), "a%2Fb%3Fc%23d%20e");
+        assert_eq!(path_segment("100%"), "100%25");
+        assert_eq!(path_segment(".."), "%2E%2E");
+        assert_eq!(path_segment("é✓"), "%C3%A9%E2%9C%93");
+    }
+
+    #[test]
+    fn any_request_id_can_be_answered() {
+        let odd = "a/b?c#d e%..é";
+        let (address, seen) = serve(vec![
+            invocation(odd, "{}"),
+            http("202 Accepted", &[], ""),
+            http("202 Accepted", &[], ""),
+        ]);
+        let client = RuntimeApiClient::new(&address);
+        let invocation = client.next_invocation().unwrap();
+        assert_eq!(invocation.context.request_id, odd);
+        assert_eq!(
+            client
+                .send_response(&invocation.context.request_id, b"{}")
+                .unwrap(),
+            Delivery::Accepted
+        );
+        client
+            .send_error(
+                &invocation.context.request_id,
+                &ErrorResponse::new("Hover.Test", "x"),
+            )
+            .unwrap();
+        let requests: Vec<Seen> = seen.iter().take(3).collect();
+        assert_eq!(
+            requests[1].request_line,
+            "POST /2018-06-01/runtime/invocation/a%2Fb%3Fc%23d%20e%25%2E%2E%C3%A9/response HTTP/1.1"
+        );
+        assert_eq!(
+            requests[2].request_line,
+            "POST /2018-06-01/runtime/invocation/a%2Fb%3Fc%23d%20e%25%2E%2E%C3%A9/error HTTP/1.1"
+        );
+    }
+
+    /// Accepts one connection and hands it to `script`, which plays the Runtime API.
+    fn serve_one(script: impl FnOnce(BufReader<TcpStream>, TcpStream) + Send + 'static) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let writer = stream.try_clone().unwrap();
+            script(BufReader::new(stream), writer);
+        });
+        address
+    }
+
+    /// Keeps the connection open, silent, until the client closes it.
+    fn hold(mut reader: BufReader<TcpStream>) {
+        let _ = reader.read_to_end(&mut Vec::new());
+    }
+
+    const SHORT: Limits = Limits {
+        connect: Duration::from_millis(300),
+        send_request: Duration::from_millis(300),
+        body: Duration::from_millis(300),
+        post: Duration::from_millis(600),
+    };
+
+    fn assert_took(started: std::time::Instant, limit: Duration) {
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed >= limit && elapsed < limit + Duration::from_secs(2),
+            "{elapsed:?} for a limit of {limit:?}"
+        );
+    }
+
+    #[test]
+    fn a_next_body_that_stalls_after_its_head_is_an_error_not_a_hang() {
+        let address = serve_one(|mut reader, mut writer| {
+            read_request(&mut reader, 1).unwrap();
+            let head = invocation("stalled-1", &"x".repeat(100));
+            // The head and 10 bytes of the 100 the head announces, then nothing.
+            writer
+                .write_all(&head.as_bytes()[..head.len() - 90])
+                .unwrap();
+            hold(reader);
+        });
+        let client = RuntimeApiClient::with_limits(&address, SHORT);
+        let started = std::time::Instant::now();
+        let error = client.next_invocation().unwrap_err();
+        assert_took(started, SHORT.body);
+        assert!(
+            matches!(&error, RuntimeApiError::Transport { error, .. } if error.contains("timeout")),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_wait_for_the_head_of_next_has_no_limit() {
+        // Every limit is shorter than the wait; the invocation still arrives.
+        let address = serve_one(|mut reader, mut writer| {
+            read_request(&mut reader, 1).unwrap();
+            thread::sleep(SHORT.post * 3);
+            writer
+                .write_all(invocation("patient-1", "{}").as_bytes())
+                .unwrap();
+            hold(reader);
+        });
+        let client = RuntimeApiClient::with_limits(&address, SHORT);
+        assert_eq!(
+            client.next_invocation().unwrap().context.request_id,
+            "patient-1"
+        );
+    }
+
+    #[test]
+    fn a_post_left_unanswered_is_an_error_within_the_post_limit() {
+        let address = serve_one(|mut reader, _writer| {
+            read_request(&mut reader, 1).unwrap();
+            hold(reader);
+        });
+        let client = RuntimeApiClient::with_limits(&address, SHORT);
+        let started = std::time::Instant::now();
+        let error = client.send_response("req-1", b"{}").unwrap_err();
+        assert_took(started, SHORT.post);
+        assert!(
+            matches!(&error, RuntimeApiError::Transport { error, .. } if error.contains("timeout")),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_post_whose_body_is_never_read_is_an_error_within_the_post_limit() {
+        // The server reads the head only: 32 MB cannot fit in loopback's socket buffers,
+        // so the client's writes block.
+        let address = serve_one(|mut reader, _writer| {
+            read_head_only(&mut reader);
+            thread::sleep(SHORT.post * 4);
+        });
+        let client = RuntimeApiClient::with_limits(&address, SHORT);
+        let started = std::time::Instant::now();
+        let error = client
+            .send_response("req-1", &vec![b' '; 32 * 1024 * 1024])
+            .unwrap_err();
+        assert_took(started, SHORT.post);
+        assert!(
+            matches!(&error, RuntimeApiError::Transport { error, .. } if error.contains("timeout")),
+            "{error}"
         );
     }
 
