@@ -1,13 +1,26 @@
-"""CLI invocation latency: Hover's in-process runtime against the original's subprocess.
+"""CLI invocation latency: Hover's runtime (each command in a fork of the booted application)
+against the original's `php artisan` subprocess, in its plain and its strongest form.
 
-Both runtimes run behind AWS's Runtime Interface Emulator with the example application,
-side by side in one run; invocations alternate between them so that both see the same
-machine. Each invocation is timed from the caller's side (the RIE round trip included), as
-Lambda's caller would see it. Reported apart: init (process start to the first `/next`, as
-the RIE reports it), the first invocation (init included), and the resident memory of each
-runtime process (the RIE's child; for the original, its artisan subprocesses come and go).
+All runtimes run behind AWS's Runtime Interface Emulator with the example application, side
+by side in one run; invocations alternate between them so that all see the same machine.
+Each invocation is timed from the caller's side (the RIE round trip included), as Lambda's
+caller would see it. Reported apart: init (process start to the first `/next`, as the RIE
+reports it), the first invocation (init included), and the resident memory of each runtime
+process (the RIE's child; the commands' processes come and go).
 
-    .venv/bin/python bench/cli_latency.py [--invocations 200] [--command hover:ping]
+The runtimes:
+- hover: this checkout's build (target/release/libhover.so, php/bootstrap.php);
+- hover at DIR, with --compare-build DIR (repeatable): another build of this repository, a
+  folder holding its libhover.so and its php/ (e.g. a `git worktree` of an older commit,
+  built with `cargo build --release`), to measure a change side by side;
+- original: bench/original_cli_runtime.php, which works like the original runtime, a
+  `php artisan <command> --no-interaction` subprocess per invocation, OPcache off for the
+  CLI as Debian ships it;
+- original + OPcache file cache: the same, with what the original's php.ini meant to do
+  (its folder was never created, so it never worked): OPcache on for the CLI with a file
+  cache in a folder that exists, so each subprocess loads compiled scripts from disk.
+
+    .venv/bin/python bench/cli_latency.py [--invocations 200] [--command hover:ping] [--compare-build DIR]
 """
 
 import argparse
@@ -52,15 +65,32 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--invocations", type=int, default=200)
     parser.add_argument("--command", default="hover:ping")
+    parser.add_argument("--compare-build", action="append", default=[], metavar="DIR")
     options = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as directory:
-        runtimes = {
-            "hover (in-process)": Runtime(pathlib.Path(directory) / "hover"),
-            "original (php artisan subprocess)": Runtime(
-                pathlib.Path(directory) / "original", bootstrap=ROOT / "bench" / "original-cli-bootstrap"
-            ),
-        }
+        directory = pathlib.Path(directory)
+        opcache_ini = directory / "opcache-ini"
+        opcache_ini.mkdir()
+        (directory / "opcache").mkdir()
+        (opcache_ini / "opcache.ini").write_text(
+            f"opcache.enable_cli=1\nopcache.file_cache={directory / 'opcache'}\nopcache.validate_timestamps=0\n"
+        )
+        original = ROOT / "bench" / "original-cli-bootstrap"
+        runtimes = {"hover": Runtime(directory / "hover")}
+        for index, build in enumerate(options.compare_build):
+            build = pathlib.Path(build).resolve()
+            runtimes[f"hover at {build}"] = Runtime(
+                directory / f"compare-{index}",
+                HOVER_EXTENSION=build / "libhover.so"
+                if (build / "libhover.so").exists()
+                else build / "target" / "release" / "libhover.so",
+                HOVER_BOOTSTRAP=build / "php" / "bootstrap.php",
+            )
+        runtimes["original (php artisan)"] = Runtime(directory / "original", bootstrap=original)
+        runtimes["original + OPcache file cache"] = Runtime(
+            directory / "original-opcache", bootstrap=original, PHP_INI_SCAN_DIR=f":{opcache_ini}"
+        )
         try:
             first = {}
             outputs = set()
@@ -89,9 +119,11 @@ def main():
             f"| {name} | {percentile(values, 0.5):.2f} | {percentile(values, 0.9):.2f} | {init[name]:.0f}"
             f" | {first[name]:.0f} | {memory[name]:.1f} MB |"
         )
-    hover, original = (percentile(values, 0.5) for values in samples.values())
-    print(f"\nin-process is {original / hover:.1f}x faster at the median")
-
+    hover = percentile(samples["hover"], 0.5)
+    print()
+    for name, values in samples.items():
+        if name != "hover":
+            print(f"hover is {percentile(values, 0.5) / hover:.1f}x as fast as {name} at the median")
 
 if __name__ == "__main__":
     main()

@@ -1,15 +1,19 @@
 //! PHP's request shutdown hook: what PHP's end means for the runtime.
 //!
-//! PHP calls it after shutdown functions have run and output buffers have been flushed.
-//! While the application boots, an end (`exit()`, a fatal error) is an init error to
-//! report; during an invocation, the invocation is answered with the function type's
-//! answer for it and the process restarts in place to keep serving. In a fork of the
-//! runtime (a CLI command) it does nothing.
+//! PHP calls it after shutdown functions and destructors have run and output buffers have
+//! been flushed. While the application boots, an end (`exit()`, a fatal error) is an init
+//! error to report; during an invocation, the invocation is answered with the function
+//! type's answer for it and the process restarts in place to keep serving. A CLI command's
+//! process ends right here, with its status: what PHP would still do is free the memory it
+//! inherited, page by page (see `process::exit_now`). Other extensions' request shutdown
+//! hooks that PHP would call after this one are skipped with it (a command's PHP session,
+//! if it opened one, is not written).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use ext_php_rs::ffi::E_FATAL_ERRORS;
 use ext_php_rs::zend::{ExecutorGlobals, ProcessGlobals};
+use hover_core::process;
 use hover_core::runtime::AfterPhp;
 
 use crate::runtime::booted;
@@ -20,8 +24,10 @@ pub extern "C" fn request_shutdown(_type: i32, _module_number: i32) -> i32 {
         let Some(runtime) = booted() else { return };
         let exit_status = ExecutorGlobals::get().exit_status;
         let fatal_error = last_fatal_error();
-        if runtime.php_ended(i64::from(exit_status), fatal_error.as_deref()) == AfterPhp::Restart {
-            runtime.restart();
+        match runtime.php_ended(i64::from(exit_status), fatal_error.as_deref()) {
+            AfterPhp::Exit => {}
+            AfterPhp::Restart => runtime.restart(),
+            AfterPhp::ExitNow(status) => process::exit_now(status),
         }
     }));
     0

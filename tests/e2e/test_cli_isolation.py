@@ -4,6 +4,7 @@ way a hostile or careless command would break an in-process runtime."""
 
 import json
 import os
+import pathlib
 import re
 import shlex
 import shutil
@@ -40,6 +41,15 @@ def test_nothing_a_command_changes_reaches_the_next_one(isolated):
     assert before["getenv"] is False and before["config"] is None and before["singleton"] is False
     assert before["static"] == 0 and before["umask"] == "0022" and before["timezone"] == "UTC"
     assert before["max_execution_time"] == "0" and before["alarm_handler"] == signal.SIG_DFL
+
+
+def test_each_command_draws_its_own_random_numbers(isolated):
+    """The booted application seeded mt_rand() before any fork (see AppServiceProvider);
+    each command's process is reseeded, as each `php artisan` was seeded afresh."""
+    draws = [isolated.command("hover:random") for _ in range(3)]
+    assert all(exit_code == 0 for exit_code, _ in draws), draws
+    mt_rand, rand = ({output.split()[column] for _, output in draws} for column in (0, 1))
+    assert len(mt_rand) == 3 and len(rand) == 3, draws
 
 
 def test_a_time_limit_set_by_one_command_does_not_kill_a_later_one(isolated):
@@ -124,15 +134,12 @@ def test_exit_and_fatal_errors_end_only_the_command(isolated):
 
 
 def test_descriptors_stay_flat_over_twenty_exits_with_open_files(isolated):
-    def runtime_descriptors():
-        exit_code, output = isolated.command("hover:runtime-descriptors")
-        assert exit_code == 0, output
-        return int(output)
-
-    before = runtime_descriptors()
+    assert isolated.command("hover:greet Count")[0] == 0
+    descriptors = pathlib.Path(f"/proc/{isolated.pid()}/fd")
+    before = sorted(os.readlink(fd) for fd in descriptors.iterdir())
     for _ in range(20):
         assert isolated.command("hover:open-and-exit") == (9, "opened 11\n")
-    assert runtime_descriptors() == before
+    assert sorted(os.readlink(fd) for fd in descriptors.iterdir()) == before
 
 
 def spawned_pids(pidfile):

@@ -10,10 +10,12 @@
 
 use std::fs;
 use std::io;
+use std::os::fd::IntoRawFd;
 use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use rustix::event::{PollFd, PollFlags, poll};
+use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use rustix::process::{
     Pid, PidfdFlags, Signal, WaitId, WaitIdOptions, WaitOptions, kill_process_group, pidfd_open,
     waitid, waitpid,
@@ -56,6 +58,38 @@ pub fn ignore_alarms() {
     unsafe { libc::signal(libc::SIGALRM, libc::SIG_IGN) };
 }
 
+/// The pid of the command's process [`fork_command`] made, in that process; 0 elsewhere.
+static COMMAND_PROCESS: AtomicU32 = AtomicU32::new(0);
+/// In the command's process, the pipe on which it reports its exit status to the runtime.
+static STATUS_REPORT: AtomicI32 = AtomicI32::new(-1);
+
+/// Whether this process is a command's process made by [`fork_command`] (not the runtime,
+/// and not a process the command forked in turn).
+pub fn is_command_process() -> bool {
+    COMMAND_PROCESS.load(Ordering::Relaxed) == std::process::id()
+}
+
+/// Ends this process at once with `status`, skipping what is left of PHP's shutdown.
+///
+/// For a command's process once PHP has run its shutdown functions and destructors and
+/// flushed its output: all that remains is freeing the memory of the application it
+/// inherited, which in a fork writes to (and so copies) every page it frees, about 10 ms
+/// for a booted Laravel; the kernel frees it all at once instead. The status goes to the
+/// runtime first, which can then answer while the kernel still tears the process down.
+pub fn exit_now(status: i32) -> ! {
+    let report = STATUS_REPORT.load(Ordering::Relaxed);
+    if report >= 0 && is_command_process() {
+        // SAFETY: the descriptor was opened by `fork_command` for this process and is
+        // never closed in it; the process ends right after this write.
+        let report = unsafe { rustix::fd::BorrowedFd::borrow_raw(report) };
+        // Nothing to do if the runtime is gone: the process ends either way.
+        let _ = rustix::io::write(report, &[status as u8]);
+    }
+    // SAFETY: `_exit` ends the process without running anything more in it; every
+    // resource is the kernel's to release.
+    unsafe { libc::_exit(status) }
+}
+
 /// Which side of [`fork_command`] this is.
 pub enum Forked {
     /// The command's process: stdout and stderr go to the runtime, stdin is `/dev/null`.
@@ -71,6 +105,7 @@ pub enum Forked {
 /// stay locked in the child.
 pub fn fork_command() -> io::Result<Forked> {
     let (output, child_output) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+    let (status, child_status) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
     let stdin = fs::File::open("/dev/null")?;
     let parent = rustix::process::getpid();
     // SAFETY: `fork` duplicates the calling thread only. This process runs one thread when
@@ -82,7 +117,9 @@ pub fn fork_command() -> io::Result<Forked> {
     match pid {
         -1 => Err(io::Error::last_os_error()),
         0 => {
+            drop(status);
             become_command(parent, stdin.as_fd(), &child_output, output)?;
+            STATUS_REPORT.store(child_status.into_raw_fd(), Ordering::Relaxed);
             Ok(Forked::Child)
         }
         pid => {
@@ -91,7 +128,12 @@ pub fn fork_command() -> io::Result<Forked> {
             // parent may signal it. The child may already have exited (ESRCH): nothing to do.
             let _ = rustix::process::setpgid(Some(pid), Some(pid));
             drop(child_output);
-            Ok(Forked::Parent(CommandProcess::new(pid, output)))
+            drop(child_status);
+            Ok(Forked::Parent(CommandProcess::new(
+                pid,
+                output,
+                Some(status),
+            )))
         }
     }
 }
@@ -104,12 +146,12 @@ fn become_command(
     child_output: &OwnedFd,
     parent_output: OwnedFd,
 ) -> io::Result<()> {
+    COMMAND_PROCESS.store(std::process::id(), Ordering::Relaxed);
     rustix::process::setpgid(None, None)?;
     rustix::process::set_parent_process_death_signal(Some(Signal::KILL))?;
     if rustix::process::getppid() != Some(parent) {
         // The runtime died before the death signal was armed.
-        // SAFETY: `_exit` ends this forked child at once, running nothing of the runtime's.
-        unsafe { libc::_exit(1) };
+        exit_now(1);
     }
     drop(parent_output);
     // SAFETY: as in `ignore_alarms`, with the default disposition.
@@ -118,6 +160,14 @@ fn become_command(
     rustix::stdio::dup2_stdout(child_output)?;
     rustix::stdio::dup2_stderr(child_output)?;
     Ok(())
+}
+
+/// Which of a command's descriptors are ready.
+#[derive(Default)]
+struct Ready {
+    output: bool,
+    status: bool,
+    exit: bool,
 }
 
 /// How a supervised command ended.
@@ -147,19 +197,25 @@ impl Ended {
 pub struct CommandProcess {
     pid: Pid,
     output: Option<OwnedFd>,
+    /// Where the process reports its exit status just before it ends (see [`exit_now`]).
+    status_report: Option<OwnedFd>,
     /// Readable once the process has exited; `None` where the kernel has no pidfds.
     exit_watch: Option<OwnedFd>,
+    reported: Option<i32>,
     exited: bool,
     reaped: bool,
 }
 
 impl CommandProcess {
-    /// A child `pid`, leader of its own process group, writing to the pipe end `output`.
-    pub fn new(pid: Pid, output: OwnedFd) -> Self {
+    /// A child `pid`, leader of its own process group, writing to the pipe end `output`
+    /// and reporting its status on `status_report`, if it does.
+    pub fn new(pid: Pid, output: OwnedFd, status_report: Option<OwnedFd>) -> Self {
         Self {
             pid,
             output: Some(output),
+            status_report,
             exit_watch: pidfd_open(pid, PidfdFlags::empty()).ok(),
+            reported: None,
             exited: false,
             reaped: false,
         }
@@ -178,29 +234,38 @@ impl CommandProcess {
         mut on_output: impl FnMut(&[u8]),
     ) -> io::Result<Ended> {
         let mut buffer = vec![0; 64 * 1024];
-        while !self.exited {
+        while !self.exited && self.reported.is_none() {
             let now = Instant::now();
             if now >= stop_at {
                 self.kill_group();
-                self.drain(&mut buffer, &mut on_output);
+                self.drain(&mut buffer, &mut on_output, DRAIN_GRACE);
                 return Ok(Ended::Stopped);
             }
             let wait = match &self.exit_watch {
                 Some(_) => stop_at - now,
                 None => (stop_at - now).min(EXIT_CHECK_TICK),
             };
-            let (output_ready, exit_ready) = self.wait_for_events(wait)?;
-            if output_ready {
+            let ready = self.wait_for_events(wait)?;
+            if ready.output {
                 self.read_once(&mut buffer, &mut on_output)?;
             }
-            if exit_ready || (self.exit_watch.is_none() && self.has_exited()?) {
+            if ready.status {
+                self.read_status();
+            }
+            if ready.exit || (self.exit_watch.is_none() && self.has_exited()?) {
                 self.exited = true;
             }
         }
         // Whatever the command left running in its group goes with it; what they wrote
         // before is still in the pipe.
         self.kill_group();
-        self.drain(&mut buffer, &mut on_output);
+        if let Some(status) = self.reported {
+            // Its output is all in the pipe: the process reported after its last write.
+            // The kernel may still be tearing it down; it is reaped when this is dropped.
+            self.drain(&mut buffer, &mut on_output, Duration::ZERO);
+            return Ok(Ended::Exited(status));
+        }
+        self.drain(&mut buffer, &mut on_output, DRAIN_GRACE);
         let status = self.reap()?;
         Ok(if let Some(signal) = status.terminating_signal() {
             Ended::Signaled(signal)
@@ -209,33 +274,49 @@ impl CommandProcess {
         })
     }
 
-    /// Waits up to `wait` for output or the exit; says which came.
-    fn wait_for_events(&self, wait: Duration) -> io::Result<(bool, bool)> {
+    /// Waits up to `wait` for output, a status report or the exit; says which came.
+    fn wait_for_events(&self, wait: Duration) -> io::Result<Ready> {
         let readable = PollFlags::IN | PollFlags::HUP | PollFlags::ERR;
-        let mut fds = Vec::with_capacity(2);
-        if let Some(output) = &self.output {
-            fds.push(PollFd::new(output, PollFlags::IN));
-        }
-        if let Some(exit_watch) = &self.exit_watch {
-            fds.push(PollFd::new(exit_watch, PollFlags::IN));
-        }
+        let watched = [&self.output, &self.status_report, &self.exit_watch];
+        let mut fds: Vec<PollFd<'_>> = watched
+            .iter()
+            .filter_map(|fd| fd.as_ref())
+            .map(|fd| PollFd::new(fd, PollFlags::IN))
+            .collect();
         if fds.is_empty() {
             std::thread::sleep(wait);
-            return Ok((false, false));
+            return Ok(Ready::default());
         }
-        let timeout = rustix::event::Timespec::try_from(wait).unwrap_or(rustix::event::Timespec {
+        let timeout = Timespec::try_from(wait).unwrap_or(Timespec {
             tv_sec: i64::MAX,
             tv_nsec: 0,
         });
         match poll(&mut fds, Some(&timeout)) {
             Ok(_) => {}
-            Err(rustix::io::Errno::INTR) => return Ok((false, false)),
+            Err(rustix::io::Errno::INTR) => return Ok(Ready::default()),
             Err(error) => return Err(error.into()),
         }
-        let mut ready = fds.iter().map(|fd| fd.revents().intersects(readable));
-        let output_ready = self.output.is_some() && ready.next().unwrap_or(false);
-        let exit_ready = self.exit_watch.is_some() && ready.next().unwrap_or(false);
-        Ok((output_ready, exit_ready))
+        let mut revents = fds.iter().map(|fd| fd.revents().intersects(readable));
+        let mut next =
+            |watched: &Option<OwnedFd>| watched.is_some() && revents.next().unwrap_or(false);
+        Ok(Ready {
+            output: next(&self.output),
+            status: next(&self.status_report),
+            exit: next(&self.exit_watch),
+        })
+    }
+
+    /// Reads the status the process reported; end of file means it will report none.
+    fn read_status(&mut self) {
+        let Some(report) = &self.status_report else {
+            return;
+        };
+        let mut status = [0];
+        match rustix::io::read(report, &mut status) {
+            Ok(1) => self.reported = Some(i32::from(status[0])),
+            Err(rustix::io::Errno::INTR | rustix::io::Errno::AGAIN) => {}
+            _ => self.status_report = None,
+        }
     }
 
     /// One read from the pipe; end of file closes it.
@@ -256,15 +337,12 @@ impl CommandProcess {
         Ok(())
     }
 
-    /// Reads what is left in the pipe, for at most [`DRAIN_GRACE`].
-    fn drain(&mut self, buffer: &mut [u8], on_output: &mut impl FnMut(&[u8])) {
-        let until = Instant::now() + DRAIN_GRACE;
+    /// Reads what is left in the pipe, waiting at most `grace` for more to come.
+    fn drain(&mut self, buffer: &mut [u8], on_output: &mut impl FnMut(&[u8]), grace: Duration) {
+        let until = Instant::now() + grace;
         while let Some(output) = &self.output {
-            let now = Instant::now();
-            if now >= until {
-                break;
-            }
-            let timeout = rustix::event::Timespec::try_from(until - now).unwrap_or_default();
+            let timeout = Timespec::try_from(until.saturating_duration_since(Instant::now()))
+                .unwrap_or_default();
             let mut fds = [PollFd::new(output, PollFlags::IN)];
             match poll(&mut fds, Some(&timeout)) {
                 Ok(0) => break,
@@ -334,6 +412,7 @@ mod tests {
     //! multi-threaded test harness itself would not be sound). `fork_command` itself is
     //! exercised from PHP, end to end.
     use super::*;
+    use std::os::fd::FromRawFd;
     use std::os::unix::process::CommandExt;
     use std::process::{Command, Stdio};
 
@@ -350,7 +429,7 @@ mod tests {
             .unwrap();
         let pid = Pid::from_raw(child.id() as i32).unwrap();
         std::mem::forget(child); // CommandProcess reaps it.
-        CommandProcess::new(pid, output)
+        CommandProcess::new(pid, output, None)
     }
 
     fn run(script: &str, budget: Duration) -> (Ended, String, Duration) {
@@ -406,6 +485,63 @@ mod tests {
         assert_eq!(ended, Ended::Exited(3));
         assert_eq!(output, "one\ntwo\nthree");
         assert_eq!(ended.shell_status(), Some(3));
+    }
+
+    #[test]
+    fn a_reported_status_is_taken_without_waiting_for_the_end_of_the_process() {
+        use std::os::fd::AsRawFd;
+        let (output, child_output) =
+            rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+        let (status, child_status) =
+            rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+        let report = child_status.as_raw_fd();
+        let mut command = Command::new("sh");
+        // The script reports 7 on descriptor 3, as `exit_now` does, then lingers the way a
+        // process being torn down would.
+        command
+            .args(["-c", "echo done; printf '\\007' >&3; exec sleep 5"])
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(child_output.try_clone().unwrap()))
+            .stderr(Stdio::from(child_output));
+        // SAFETY: only async-signal-safe calls (dup2) between fork and exec.
+        unsafe {
+            command.pre_exec(move || {
+                rustix::io::retry_on_intr(|| {
+                    let mut target = rustix::fd::OwnedFd::from_raw_fd(3);
+                    let result =
+                        rustix::io::dup2(rustix::fd::BorrowedFd::borrow_raw(report), &mut target);
+                    std::mem::forget(target);
+                    result
+                })?;
+                Ok(())
+            });
+        }
+        let child = command.spawn().unwrap();
+        drop(child_status);
+        let pid = Pid::from_raw(child.id() as i32).unwrap();
+        std::mem::forget(child);
+        let mut process = CommandProcess::new(pid, output, Some(status));
+        let started = Instant::now();
+        let mut seen = Vec::new();
+        let ended = process
+            .supervise(started + Duration::from_secs(10), |bytes| {
+                seen.extend_from_slice(bytes)
+            })
+            .unwrap();
+        assert_eq!(ended, Ended::Exited(7));
+        assert_eq!(seen, b"done\n");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        let raw_pid = pid.as_raw_nonzero().get();
+        drop(process);
+        assert!(
+            !alive(raw_pid),
+            "dropping it kills and reaps the lingering process"
+        );
     }
 
     #[test]

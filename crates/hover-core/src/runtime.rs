@@ -41,6 +41,9 @@ pub enum AfterPhp {
     Exit,
     /// Restart in place: an invocation was cut short, and it has been answered.
     Restart,
+    /// End now with this status: a command's process whose shutdown functions,
+    /// destructors and output are done, with only the freeing of memory left.
+    ExitNow(i32),
 }
 
 impl Runtime {
@@ -144,6 +147,10 @@ impl Runtime {
     /// PHP is ending this process with `exit_status`; `fatal_error` is PHP's last error if
     /// it was fatal. Says what the process does next.
     pub fn php_ended(&self, exit_status: i64, fatal_error: Option<&str>) -> AfterPhp {
+        if process::is_command_process() {
+            // As the kernel reports it: 256 is 0, -1 is 255.
+            return AfterPhp::ExitNow((exit_status & 0xff) as i32);
+        }
         if !self.invocations.is_runtime_process() {
             return AfterPhp::Exit;
         }

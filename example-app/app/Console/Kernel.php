@@ -28,8 +28,8 @@ class Kernel extends ConsoleKernel
         Commands\CloseOutput::class,
         Commands\SpawnChildren::class,
         Commands\OpenAndExit::class,
-        Commands\RuntimeDescriptors::class,
         Commands\ExitStatus::class,
+        Commands\Random::class,
     ];
 
     protected function schedule(Schedule $schedule)

@@ -238,7 +238,6 @@ pub fn run<A: RuntimeApi>(invocations: &Invocations<A>, command: &Command) -> Si
             ));
         }
     };
-    drop(child);
     log.write(
         Level::Info,
         Some(request_id),
@@ -268,6 +267,9 @@ pub fn run<A: RuntimeApi>(invocations: &Invocations<A>, command: &Command) -> Si
             "the command finished after its invocation was answered",
         );
     }
+    // Answered: now what is left of the process (the kernel may still be tearing it
+    // down) is killed and reaped.
+    drop(child);
     Side::Runtime
 }
 
