@@ -4,7 +4,7 @@
 //! agent with one pooled keep-alive connection is all it needs, with no async runtime to
 //! carry (and none to break when php-fpm forks). Only connection failures on `/next` are
 //! retried (for about 1.5 s); any other answer is final. It runs on PHP's main thread,
-//! and at times on the watchdog's.
+//! and may run on a thread that watches a deadline.
 //!
 //! What it guarantees, each tested:
 //!
