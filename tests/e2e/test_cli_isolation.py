@@ -186,9 +186,7 @@ def test_the_shortest_lambda_timeout_serves_a_trivial_command(start_runtime):
 
 def test_a_command_line_past_the_limit_is_refused_before_it_is_parsed(isolated):
     line = "hover:greet " + "a" * 9000
-    started = time.monotonic()
     status, response = isolated.invoke_raw(json.dumps({"command": line}).encode())
-    assert time.monotonic() - started < 1
     assert response["errorType"] == "Hover.InvalidEvent", response
     assert response["errorMessage"].startswith("the command line is 9012 bytes long; at most 8192 are accepted")
     assert isolated.log().count("a" * 1000) == 0, "the line is not logged whole"
