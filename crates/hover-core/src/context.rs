@@ -2,10 +2,11 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use serde::{Deserialize, Serialize};
 use ureq::http::HeaderMap;
 
 /// The invocation's identity and limits, as the Runtime API sent them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Context {
     /// `Lambda-Runtime-Aws-Request-Id`: the id every answer is posted under.
     pub request_id: String,

@@ -13,6 +13,7 @@ use std::io;
 use std::os::fd::IntoRawFd;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
@@ -90,6 +91,13 @@ pub fn exit_now(status: i32) -> ! {
     unsafe { libc::_exit(status) }
 }
 
+/// Ends this process at once, reporting nothing: a spare command process whose runtime
+/// went away.
+pub fn exit_quietly() -> ! {
+    // SAFETY: as in `exit_now`.
+    unsafe { libc::_exit(0) }
+}
+
 /// Which side of [`fork_command`] this is.
 pub enum Forked {
     /// The command's process: stdout and stderr go to the runtime, stdin is `/dev/null`.
@@ -104,6 +112,7 @@ pub enum Forked {
 /// thread alone, and code that a missing thread had locked (an allocator, a logger) would
 /// stay locked in the child.
 pub fn fork_command() -> io::Result<Forked> {
+    reap_finished(false);
     let (output, child_output) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
     let (status, child_status) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
     let stdin = fs::File::open("/dev/null")?;
@@ -397,12 +406,49 @@ impl CommandProcess {
 }
 
 impl Drop for CommandProcess {
+    /// Kills what is left of the group, and reaps the process if it is gone; if the kernel
+    /// is still tearing it down, it is reaped later ([`reap_finished`]) rather than waited
+    /// for, so that the runtime can go on to the next invocation meanwhile. Until then the
+    /// zombie keeps its pid, and so its group id, from being reused.
     fn drop(&mut self) {
-        if !self.reaped {
-            self.kill_group();
-            let _ = self.reap();
+        if self.reaped {
+            return;
+        }
+        self.kill_group();
+        match waitpid(Some(self.pid), WaitOptions::NOHANG) {
+            Ok(None) | Err(rustix::io::Errno::INTR) => UNREAPED
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(self.pid),
+            _ => {}
         }
     }
+}
+
+/// Commands' processes that were killed or had ended but were not reaped yet.
+static UNREAPED: Mutex<Vec<Pid>> = Mutex::new(Vec::new());
+
+/// Reaps the commands' processes that have ended since they were dropped; with `wait`,
+/// waits for each (they were all killed, so not for long).
+pub fn reap_finished(wait: bool) {
+    let options = if wait {
+        WaitOptions::empty()
+    } else {
+        WaitOptions::NOHANG
+    };
+    UNREAPED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .retain(|pid| {
+            loop {
+                match waitpid(Some(*pid), options) {
+                    Ok(None) => return true,
+                    Err(rustix::io::Errno::INTR) => continue,
+                    // Reaped, or not a child any more.
+                    _ => return false,
+                }
+            }
+        });
 }
 
 #[cfg(test)]

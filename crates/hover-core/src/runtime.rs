@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use zeroize::Zeroizing;
 
+use crate::cli;
 use crate::error_response::ErrorResponse;
 use crate::init::{self, InitError, Settings, Settled};
 use crate::invocation::{Invocations, SystemClock};
@@ -183,6 +184,10 @@ impl Runtime {
 
     /// Replaces the process with a fresh runtime image that takes over what init settled.
     pub fn restart(&self) -> ! {
+        // The new image would not know the spare, nor the processes left to reap: the
+        // spare goes, and they are reaped, now.
+        cli::discard_spare();
+        process::reap_finished(true);
         let handoff = ProcessIdentity::current().map(|process| Handoff {
             process,
             restarts: self.restarted.map_or(0, |restarts| restarts + 1),

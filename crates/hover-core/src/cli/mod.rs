@@ -11,18 +11,20 @@
 
 pub mod output;
 
+use std::os::fd::OwnedFd;
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::context::Context;
 use crate::error_response::ErrorResponse;
 use crate::invocation::{Answer, Answers, Finish, Invocations, RuntimeApi};
-use crate::log::Level;
-use crate::process::{self, Ended, Forked};
+use crate::log::{Level, LogFormat};
+use crate::process::{self, CommandProcess, Ended, Forked};
 use crate::runtime_api::RuntimeApiError;
 use output::{CommandOutput, OutputLines};
 
@@ -136,10 +138,15 @@ impl Answers for CommandAnswers {
 }
 
 /// Waits for the next CLI invocation and puts it in flight; malformed events are answered
-/// with an error meanwhile.
+/// with an error meanwhile. Before it waits, it makes sure a spare process, forked from
+/// the runtime as it is now, waits for the command: then the fork is not on the way of the
+/// answer. In that spare, it returns the command it was handed.
 pub fn next_command<A: RuntimeApi>(
     invocations: &Invocations<A>,
 ) -> Result<Command, RuntimeApiError> {
+    if let Some(command) = prepare_spare(invocations.log()) {
+        return Ok(command);
+    }
     loop {
         let invocation = invocations.next()?;
         let context = invocation.context;
@@ -150,6 +157,7 @@ pub fn next_command<A: RuntimeApi>(
                     last_output: Vec::new(),
                 };
                 let started = invocations.begin(context.clone(), Box::new(answers));
+                hand_to_spare(&line, &context);
                 return Ok(Command {
                     line,
                     context,
@@ -159,6 +167,148 @@ pub fn next_command<A: RuntimeApi>(
             Err(error) => invocations.refuse(&context.request_id, error),
         }
     }
+}
+
+/// A process forked ahead of the next command, waiting for it on a pipe.
+struct Spare {
+    process: CommandProcess,
+    /// The pipe the command goes on; closed once it has.
+    commands: Option<OwnedFd>,
+    /// The request id of the command it was handed, once it was.
+    handed: Option<String>,
+}
+
+/// This runtime's spare, if it has one.
+static SPARE: Mutex<Option<Spare>> = Mutex::new(None);
+/// In a spare, the request id of the command it was handed.
+static HANDED: OnceLock<String> = OnceLock::new();
+
+/// Whether this process is the spare that was handed invocation `request_id`: the
+/// command's process, already forked.
+pub fn runs_here(request_id: &str) -> bool {
+    process::is_command_process() && HANDED.get().is_some_and(|handed| handed == request_id)
+}
+
+/// A command as the runtime hands it to its spare.
+#[derive(Serialize, Deserialize)]
+struct Handed {
+    line: String,
+    context: Context,
+}
+
+/// Forks a spare if there is none. Returns `None` in the runtime, and in the spare the
+/// command it is handed (it ends, quietly, if the runtime goes away first).
+fn prepare_spare(log: LogFormat) -> Option<Command> {
+    let mut spare = SPARE.lock().unwrap_or_else(PoisonError::into_inner);
+    if spare.is_some() || !matches!(process::thread_count(), Ok(1)) {
+        // Without a spare, `run` forks when the command comes, or says why it cannot.
+        return None;
+    }
+    let forked = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(std::io::Error::from)
+        .and_then(|(receive, send)| Ok((process::fork_command()?, receive, send)));
+    match forked {
+        Ok((Forked::Child, receive, send)) => {
+            drop(send);
+            drop(spare);
+            Some(wait_for_command(receive))
+        }
+        Ok((Forked::Parent(process), receive, send)) => {
+            drop(receive);
+            *spare = Some(Spare {
+                process,
+                commands: Some(send),
+                handed: None,
+            });
+            None
+        }
+        Err(error) => {
+            log.write(
+                Level::Warn,
+                None,
+                &format!("could not fork a process ahead of the next command: {error}"),
+            );
+            None
+        }
+    }
+}
+
+/// In the spare: reads the command it is handed; ends if the runtime goes away instead.
+fn wait_for_command(receive: OwnedFd) -> Command {
+    let mut message = Vec::new();
+    let mut buffer = [0; 16 * 1024];
+    loop {
+        match rustix::io::read(&receive, &mut buffer) {
+            Ok(0) => break,
+            Ok(read) => message.extend_from_slice(&buffer[..read]),
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) => process::exit_quietly(),
+        }
+    }
+    let Ok(Handed { line, context }) = serde_json::from_slice(&message) else {
+        // The runtime went away (its end of the pipe closed with nothing sent).
+        process::exit_quietly();
+    };
+    let _ = HANDED.set(context.request_id.clone());
+    Command {
+        line,
+        context,
+        stop_at: Instant::now(),
+    }
+}
+
+/// Hands the command to the spare, if there is one; a spare that cannot take it is
+/// dropped (killed), and `run` forks instead.
+fn hand_to_spare(line: &str, context: &Context) {
+    let mut slot = SPARE.lock().unwrap_or_else(PoisonError::into_inner);
+    let Some(spare) = slot.as_mut() else {
+        return;
+    };
+    let message = serde_json::to_vec(&Handed {
+        line: line.to_owned(),
+        context: context.clone(),
+    })
+    .expect("a command and its context always serialize");
+    let Some(commands) = spare.commands.take() else {
+        return;
+    };
+    let mut written = 0;
+    while written < message.len() {
+        match rustix::io::write(&commands, &message[written..]) {
+            Ok(count) => written += count,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) => {
+                *slot = None;
+                return;
+            }
+        }
+    }
+    // Closing the pipe ends the message: the spare reads to its end.
+    drop(commands);
+    spare.handed = Some(context.request_id.clone());
+}
+
+/// Kills the spare, if there is one (before the runtime restarts in place).
+pub fn discard_spare() {
+    SPARE.lock().unwrap_or_else(PoisonError::into_inner).take();
+}
+
+/// Forks the command's process now (when no spare was ready), if this process runs one
+/// thread.
+fn fork_now(line: &str) -> Result<Forked, String> {
+    match process::thread_count() {
+        Ok(1) => {}
+        Ok(count) => {
+            return Err(format!(
+                "{} was not run: the runtime runs {count} threads ({}) and forks only when it runs one; a PHP extension started the others",
+                quoted(line),
+                process::thread_names().join(", ")
+            ));
+        }
+        Err(error) => return Err(format!("cannot count the runtime's threads: {error}")),
+    }
+    process::fork_command()
+        .map_err(|error| format!("cannot fork a process for {}: {error}", quoted(line)))
 }
 
 /// Which process returns from [`run`].
@@ -183,26 +333,17 @@ pub fn run<A: RuntimeApi>(invocations: &Invocations<A>, command: &Command) -> Si
         );
         Side::Runtime
     };
-    match process::thread_count() {
-        Ok(1) => {}
-        Ok(count) => {
-            return failed(format!(
-                "{} was not run: the runtime runs {count} threads ({}) and forks only when it runs one; a PHP extension started the others",
-                quoted(&command.line),
-                process::thread_names().join(", ")
-            ));
-        }
-        Err(error) => return failed(format!("cannot count the runtime's threads: {error}")),
-    }
-    let mut child = match process::fork_command() {
-        Ok(Forked::Child) => return Side::Command,
-        Ok(Forked::Parent(child)) => child,
-        Err(error) => {
-            return failed(format!(
-                "cannot fork a process for {}: {error}",
-                quoted(&command.line)
-            ));
-        }
+    let spare = SPARE
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take_if(|spare| spare.handed.as_deref() == Some(request_id.as_str()));
+    let mut child = match spare {
+        Some(spare) => spare.process,
+        None => match fork_now(&command.line) {
+            Ok(Forked::Child) => return Side::Command,
+            Ok(Forked::Parent(child)) => child,
+            Err(message) => return failed(message),
+        },
     };
     let mut output = CommandOutput::default();
     let mut lines = OutputLines::default();
