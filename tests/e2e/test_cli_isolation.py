@@ -9,6 +9,7 @@ import re
 import shlex
 import shutil
 import signal
+import subprocess
 import time
 
 import pytest
@@ -244,3 +245,28 @@ def test_memory_exhaustion_while_the_application_boots_is_an_init_error(start_ru
 
 def test_the_example_app_is_untouched_by_the_oracle():
     assert not list((ROOT / "example-app" / "bootstrap" / "cache").glob("*.php"))
+
+
+def children_of(pid):
+    found = subprocess.run(["ps", "--ppid", str(pid), "-o", "pid=,pgid=,stat="], capture_output=True, text=True)
+    return [line.split() for line in found.stdout.splitlines()]
+
+
+def test_one_process_waits_ahead_of_the_next_command_and_dies_with_the_runtime(start_runtime):
+    runtime = start_runtime()
+    assert runtime.command("hover:greet One") == (0, "Hello, One!\n")
+    for _ in range(3):
+        assert runtime.invoke_raw(b"[]")[1]["errorType"] == "Hover.InvalidEvent"
+        assert runtime.command("hover:greet Again") == (0, "Hello, Again!\n")
+    time.sleep(0.2)
+    pid = runtime.pid()
+    children = children_of(pid)
+    assert len(children) == 1, f"one spare, nothing left over: {children}"
+    (spare, group, _), = children
+    assert spare == group, "the spare leads its own process group"
+    assert os.readlink(f"/proc/{spare}/fd/0") == "/dev/null"
+    runtime.stop()
+    deadline = time.monotonic() + 5
+    while not process_is_gone(int(spare)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert process_is_gone(int(spare)), "the spare dies with the runtime"
