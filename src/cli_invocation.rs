@@ -5,7 +5,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use ext_php_rs::flags::ClassFlags;
 use ext_php_rs::prelude::*;
 use hover_core::cli::{self, Command, Side};
-use hover_core::error_response::ErrorResponse;
+use hover_core::error_response::{ErrorResponse, ErrorType};
 use hover_core::invocation::Answer;
 use hover_core::runtime::Runtime;
 
@@ -58,7 +58,7 @@ impl PhpCliInvocation {
             Err(panic) => {
                 // Last resort: the invocation still gets its answer, and the loop goes on.
                 let error = ErrorResponse::new(
-                    "Hover.InternalError",
+                    ErrorType::InternalError,
                     format!(
                         "the runtime failed while running the command: {}",
                         panic_message(&*panic)

@@ -21,7 +21,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::context::Context;
-use crate::error_response::ErrorResponse;
+use crate::error_response::{ErrorResponse, ErrorType};
 use crate::log::{Level, LogFormat};
 use crate::runtime_api::{Delivery, Invocation, RuntimeApiClient, RuntimeApiError};
 
@@ -312,7 +312,7 @@ impl<A: RuntimeApi> Invocations<A> {
             Answer::Response(body) => match self.api.send_response(request_id, &body) {
                 Ok(Delivery::Accepted) => return,
                 Ok(Delivery::TooLarge(refusal)) => ErrorResponse::new(
-                    "Hover.ResponseTooLarge",
+                    ErrorType::ResponseTooLarge,
                     format!(
                         "the response is {} bytes, more than Lambda accepts: {refusal}",
                         body.len()
@@ -431,7 +431,7 @@ mod tests {
         }
         fn timed_out(&mut self, elapsed: Duration) -> Answer {
             let _ = elapsed;
-            Answer::Error(ErrorResponse::new(
+            Answer::Error(ErrorResponse::named(
                 format!("Test.TimedOutAfter{}", self.done),
                 "stopped",
             ))
@@ -659,7 +659,7 @@ mod tests {
         assert!(!fixture.core.stop("req-1", true));
         fixture
             .core
-            .refuse("req-1", ErrorResponse::new("Test.Refused", ""));
+            .refuse("req-1", ErrorResponse::named("Test.Refused", ""));
         assert_eq!(fixture.posts(), []);
         assert!(!fixture.core.restart_pending());
         // The runtime itself (same memory, its own pid) still has it in flight.
@@ -685,7 +685,10 @@ mod tests {
             .finish("req-1", Answer::Response(vec![b'x'; 10]));
         assert_eq!(
             fixture.posts(),
-            [Post::Error("req-1".into(), "Hover.ResponseTooLarge".into())]
+            [Post::Error(
+                "req-1".into(),
+                ErrorType::ResponseTooLarge.code().into()
+            )]
         );
     }
 

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use zeroize::Zeroizing;
 
 use crate::cli;
-use crate::error_response::ErrorResponse;
+use crate::error_response::{ErrorResponse, ErrorType};
 use crate::init::{self, InitError, Settings, Settled};
 use crate::invocation::{Invocations, SystemClock};
 use crate::log::{Level, LogFormat};
@@ -58,7 +58,7 @@ impl Runtime {
             report_boot_failure(
                 log,
                 restarting,
-                &ErrorResponse::new(error.kind.code(), &error.message),
+                &ErrorResponse::named(error.kind.code(), &error.message),
             );
         })?;
         Ok(Self::new(settled))
@@ -66,7 +66,7 @@ impl Runtime {
 
     /// Reports a panic of init as an init error, as [`Runtime::boot`] reports a failure.
     pub fn report_init_panic(message: &str) {
-        let error = ErrorResponse::new("Hover.InternalError", message);
+        let error = ErrorResponse::new(ErrorType::InternalError, message);
         report_boot_failure(log_format(), init::is_restart(), &error);
     }
 
@@ -142,7 +142,7 @@ impl Runtime {
             return;
         }
         let api = self.restarted.is_none().then(|| self.invocations.api());
-        report_init_error(self.log, api, &ErrorResponse::new(error_type, message));
+        report_init_error(self.log, api, &ErrorResponse::named(error_type, message));
     }
 
     /// PHP is ending this process with `exit_status`; `fatal_error` is PHP's last error if
@@ -158,17 +158,17 @@ impl Runtime {
         if !self.serving.load(Ordering::SeqCst) {
             let (error_type, message) = match fatal_error {
                 Some(error) => (
-                    "Hover.InitFatalError",
+                    ErrorType::InitFatalError,
                     format!("PHP stopped with a fatal error while the application booted: {error}"),
                 ),
                 None => (
-                    "Hover.InitExited",
+                    ErrorType::InitExited,
                     format!(
                         "PHP exited with status {exit_status} while the application booted (exit() or die in bootstrap/app.php, a service provider or a config file)"
                     ),
                 ),
             };
-            self.report_init_error(error_type, &message);
+            self.report_init_error(error_type.code(), &message);
             return AfterPhp::Exit;
         }
         if self.invocations.abandon(exit_status) {

@@ -39,7 +39,7 @@ use ureq::unversioned::transport::{
 };
 
 use crate::context::{Context, ContextError};
-use crate::error_response::ErrorResponse;
+use crate::error_response::{ErrorResponse, ErrorType};
 
 const API_VERSION: &str = "2018-06-01";
 /// Waits between attempts to reach `/next`: about 1.5 s in all, then the process gives up.
@@ -240,7 +240,7 @@ impl RuntimeApiClient {
                 }
                 Err(ContextError::BadDeadline { request_id }) => {
                     let error = ErrorResponse::new(
-                        "Hover.InvalidInvocation",
+                        ErrorType::InvalidInvocation,
                         "the invocation has no usable Lambda-Runtime-Deadline-Ms header",
                     );
                     self.send_error(&request_id, &error)?;
@@ -687,11 +687,11 @@ mod tests {
             http("202 Accepted", &[], ""),
         ]);
         let client = RuntimeApiClient::new(&address);
-        let error = ErrorResponse::new("Hover.CommandTimeout", "stopped")
+        let error = ErrorResponse::new(ErrorType::CommandTimeout, "stopped")
             .with_stack_trace(vec!["at x".into()]);
         client.send_error("req-9", &error).unwrap();
         client
-            .send_init_error(&ErrorResponse::new("Hover.InvalidManifest", "bad"))
+            .send_init_error(&ErrorResponse::named("Hover.InvalidManifest", "bad"))
             .unwrap();
 
         let invocation_error = seen.recv().unwrap();
@@ -861,7 +861,7 @@ mod tests {
         client
             .send_error(
                 &invocation.context.request_id,
-                &ErrorResponse::new("Hover.Test", "x"),
+                &ErrorResponse::named("Hover.Test", "x"),
             )
             .unwrap();
         let requests: Vec<Seen> = seen.iter().take(3).collect();

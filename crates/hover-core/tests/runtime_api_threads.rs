@@ -179,10 +179,10 @@ fn runtime_api_calls_start_no_thread_and_resolve_no_name() {
         Delivery::Accepted
     );
     client
-        .send_error("req-1", &ErrorResponse::new("Hover.Test", "x"))
+        .send_error("req-1", &ErrorResponse::named("Hover.Test", "x"))
         .unwrap();
     client
-        .send_init_error(&ErrorResponse::new("Hover.Test", "x"))
+        .send_init_error(&ErrorResponse::named("Hover.Test", "x"))
         .unwrap();
     assert_eq!(
         client.next_invocation().unwrap().context.request_id,

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::context::Context;
-use crate::error_response::ErrorResponse;
+use crate::error_response::{ErrorResponse, ErrorType};
 use crate::invocation::{Answer, Answers, Finish, Invocations, RuntimeApi};
 use crate::log::{Level, LogFormat};
 use crate::process::{self, CommandProcess, Ended, Forked};
@@ -39,7 +39,7 @@ const QUOTED_OUTPUT: usize = 2 * 1024;
 
 /// Reads the artisan command line out of a CLI event.
 pub fn parse_event(payload: &[u8]) -> Result<String, ErrorResponse> {
-    let invalid = |message: String| ErrorResponse::new("Hover.InvalidEvent", message);
+    let invalid = |message: String| ErrorResponse::new(ErrorType::InvalidEvent, message);
     let event: Value = serde_json::from_slice(payload)
         .map_err(|error| invalid(format!("the event is not valid JSON ({error}); a CLI function expects {{\"command\": \"<artisan command>\"}}")))?;
     let Value::Object(event) = event else {
@@ -115,7 +115,7 @@ struct CommandAnswers {
 impl Answers for CommandAnswers {
     fn abandoned(&mut self, exit_status: i64) -> Answer {
         Answer::Error(ErrorResponse::new(
-            "Hover.RuntimeExited",
+            ErrorType::RuntimeExited,
             format!(
                 "the runtime's PHP process ended with status {exit_status} before {} ran; it restarts",
                 self.quoted_line
@@ -133,7 +133,7 @@ impl Answers for CommandAnswers {
             message.push_str("; its last output: ");
             message.push_str(&String::from_utf8_lossy(&self.last_output));
         }
-        Answer::Error(ErrorResponse::new("Hover.CommandTimeout", message))
+        Answer::Error(ErrorResponse::new(ErrorType::CommandTimeout, message))
     }
 }
 
@@ -329,7 +329,7 @@ pub fn run<A: RuntimeApi>(invocations: &Invocations<A>, command: &Command) -> Si
     let failed = |message: String| {
         invocations.finish(
             request_id,
-            Answer::Error(ErrorResponse::new("Hover.CommandFailed", message)),
+            Answer::Error(ErrorResponse::new(ErrorType::CommandFailed, message)),
         );
         Side::Runtime
     };
@@ -444,7 +444,7 @@ mod tests {
         ];
         for (payload, expected) in cases {
             let error = parse_event(payload).unwrap_err();
-            assert_eq!(error.error_type, "Hover.InvalidEvent");
+            assert_eq!(error.error_type, ErrorType::InvalidEvent.code());
             assert!(
                 error.error_message.starts_with(expected),
                 "{}: {}",
@@ -478,7 +478,7 @@ mod tests {
         let line = format!("hover:greet {}", "é".repeat(MAX_COMMAND_LINE));
         let event = serde_json::to_vec(&serde_json::json!({ "command": line })).unwrap();
         let error = parse_event(&event).unwrap_err();
-        assert_eq!(error.error_type, "Hover.InvalidEvent");
+        assert_eq!(error.error_type, ErrorType::InvalidEvent.code());
         assert!(
             error.error_message.starts_with(&format!(
                 "the command line is {} bytes long; at most 8192 are accepted: `hover:greet éé",
