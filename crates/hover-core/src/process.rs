@@ -584,9 +584,15 @@ mod tests {
         );
         let raw_pid = pid.as_raw_nonzero().get();
         drop(process);
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while alive(raw_pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(!alive(raw_pid), "dropping it kills the lingering process");
+        reap_finished(true);
         assert!(
-            !alive(raw_pid),
-            "dropping it kills and reaps the lingering process"
+            !std::path::Path::new(&format!("/proc/{raw_pid}")).exists(),
+            "and it is reaped"
         );
     }
 
