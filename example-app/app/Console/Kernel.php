@@ -30,6 +30,8 @@ class Kernel extends ConsoleKernel
         Commands\OpenAndExit::class,
         Commands\ExitStatus::class,
         Commands\Random::class,
+        Commands\Hostile::class,
+        Commands\BootRandom::class,
     ];
 
     protected function schedule(Schedule $schedule)
