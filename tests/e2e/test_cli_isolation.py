@@ -115,9 +115,11 @@ def test_exit_statuses_are_what_a_process_reports(isolated):
 
 
 def test_argv_is_artisans(isolated):
-    assert state(isolated)["argv"] == ["artisan", "hover:state"]
+    assert state(isolated)["argv"] == ["artisan", "hover:state", "--no-interaction"]
     exit_code, output = isolated.command("hover:state --no-ansi")
-    assert json.loads(output)["argv"] == ["artisan", "hover:state", "--no-ansi"]
+    assert json.loads(output)["argv"] == ["artisan", "hover:state", "--no-ansi", "--no-interaction"]
+    exit_code, output = isolated.command("hover:state -- extra")
+    assert exit_code != 0 and "No arguments expected" in output, "the argument after -- reaches artisan"
 
 
 def test_a_command_that_closes_its_own_output_is_answered_with_its_status(isolated):
@@ -248,8 +250,9 @@ def test_the_example_app_is_untouched_by_the_oracle():
 
 
 def children_of(pid):
+    """The live children of a process (ended commands are reaped when the next is forked)."""
     found = subprocess.run(["ps", "--ppid", str(pid), "-o", "pid=,pgid=,stat="], capture_output=True, text=True)
-    return [line.split() for line in found.stdout.splitlines()]
+    return [line.split() for line in found.stdout.splitlines() if not line.split()[2].startswith("Z")]
 
 
 def test_one_process_waits_ahead_of_the_next_command_and_dies_with_the_runtime(start_runtime):

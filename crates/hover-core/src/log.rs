@@ -79,9 +79,26 @@ impl LogFormat {
 
     /// Writes one record to stderr in a single `write`, so records do not interleave.
     pub fn write(self, level: Level, request_id: Option<&str>, message: &str) {
-        let record = self.record(SystemTime::now(), level, request_id, message);
-        // A log line that cannot be written has nowhere else to go.
-        let _ = std::io::stderr().lock().write_all(record.as_bytes());
+        self.write_all(level, request_id, [message]);
+    }
+
+    /// Writes a record for each message, all in a single `write`: a command writing many
+    /// short lines costs one system call per read of its output, not one per line.
+    pub fn write_all<'a>(
+        self,
+        level: Level,
+        request_id: Option<&str>,
+        messages: impl IntoIterator<Item = &'a str>,
+    ) {
+        let now = SystemTime::now();
+        let records: String = messages
+            .into_iter()
+            .map(|message| self.record(now, level, request_id, message))
+            .collect();
+        if !records.is_empty() {
+            // A log line that cannot be written has nowhere else to go.
+            let _ = std::io::stderr().lock().write_all(records.as_bytes());
+        }
     }
 }
 

@@ -51,12 +51,89 @@ pub fn thread_names() -> Vec<String> {
         .collect()
 }
 
-/// Makes a stray `SIGALRM` harmless to the runtime, whose default action for it is to end:
-/// nothing in the runtime uses alarms. A command's process gets the default back.
-pub fn ignore_alarms() {
-    // SAFETY: SIG_IGN installs no handler, so no code runs when the signal comes; setting
-    // a disposition has no other effect on memory.
-    unsafe { libc::signal(libc::SIGALRM, libc::SIG_IGN) };
+/// Signals whose default action would end the runtime, and which nothing in it uses: a
+/// stray one (an alarm, a command signalling its parent) is ignored. `SIGINT` and
+/// `SIGTERM` keep their defaults: they are how an operator, or Lambda's shutdown, stops it.
+const STRAY_SIGNALS: [i32; 6] = [
+    libc::SIGALRM,
+    libc::SIGHUP,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGVTALRM,
+    libc::SIGPROF,
+];
+
+/// Makes the runtime what a command's process leaves behind is handed to: it ignores
+/// stray signals, and becomes the reaper of its descendants' orphans (a command's daemon
+/// that left its group is re-parented to the runtime, not to init, so that it can be
+/// found and stopped: [`stop_orphans`]).
+pub fn become_runtime() -> io::Result<()> {
+    set_stray_signals(libc::SIG_IGN);
+    rustix::process::set_child_subreaper(Some(rustix::process::getpid()))?;
+    Ok(())
+}
+
+fn set_stray_signals(disposition: libc::sighandler_t) {
+    for signal in STRAY_SIGNALS {
+        // SAFETY: SIG_IGN and SIG_DFL install no handler, so no code runs when the signal
+        // comes; setting a disposition has no other effect on memory.
+        unsafe { libc::signal(signal, disposition) };
+    }
+}
+
+/// Stops every child of the runtime that is not in `keep` nor a command's process left to
+/// reap ([`reap_finished`]): those are what commands left behind outside their groups
+/// (daemons that called `setsid`, re-parented here when their parents ended). Waits for
+/// each, so that its own children are re-parented here in turn, for a few rounds.
+pub fn stop_orphans(keep: &[u32]) {
+    for _ in 0..4 {
+        let unreaped: Vec<u32> = UNREAPED
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|pid| pid.as_raw_nonzero().get().unsigned_abs())
+            .collect();
+        let orphans: Vec<Pid> = children()
+            .into_iter()
+            .filter(|pid| !keep.contains(pid) && !unreaped.contains(pid))
+            .filter_map(|pid| Pid::from_raw(pid as i32))
+            .collect();
+        if orphans.is_empty() {
+            return;
+        }
+        for orphan in orphans {
+            let _ = rustix::process::kill_process(orphan, Signal::KILL);
+            while let Err(rustix::io::Errno::INTR) = waitpid(Some(orphan), WaitOptions::empty()) {}
+        }
+    }
+}
+
+/// The pids of this process's children.
+fn children() -> Vec<u32> {
+    let pid = std::process::id();
+    let parse = |text: &str| -> Vec<u32> {
+        text.split_whitespace()
+            .filter_map(|pid| pid.parse().ok())
+            .collect()
+    };
+    if let Ok(children) = fs::read_to_string(format!("/proc/self/task/{pid}/children")) {
+        return parse(&children);
+    }
+    // Kernels without CONFIG_PROC_CHILDREN: every process's parent, from its stat.
+    let Ok(processes) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    processes
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|child| {
+            fs::read_to_string(format!("/proc/{child}/stat")).is_ok_and(|stat| {
+                stat.rsplit_once(')')
+                    .and_then(|(_, fields)| fields.split_whitespace().nth(1))
+                    .and_then(|parent| parent.parse::<u32>().ok())
+                    == Some(pid)
+            })
+        })
+        .collect()
 }
 
 /// The pid of the command's process [`fork_command`] made, in that process; 0 elsewhere.
@@ -127,7 +204,10 @@ pub fn fork_command() -> io::Result<Forked> {
         -1 => Err(io::Error::last_os_error()),
         0 => {
             drop(status);
-            become_command(parent, stdin.as_fd(), &child_output, output)?;
+            if become_command(parent, stdin.as_fd(), &child_output, output).is_err() {
+                // Never return into the runtime's code as a second runtime.
+                exit_now(127);
+            }
             STATUS_REPORT.store(child_status.into_raw_fd(), Ordering::Relaxed);
             Ok(Forked::Child)
         }
@@ -163,8 +243,7 @@ fn become_command(
         exit_now(1);
     }
     drop(parent_output);
-    // SAFETY: as in `ignore_alarms`, with the default disposition.
-    unsafe { libc::signal(libc::SIGALRM, libc::SIG_DFL) };
+    set_stray_signals(libc::SIG_DFL);
     rustix::stdio::dup2_stdin(stdin)?;
     rustix::stdio::dup2_stdout(child_output)?;
     rustix::stdio::dup2_stderr(child_output)?;
@@ -378,12 +457,14 @@ impl CommandProcess {
         }
     }
 
-    /// Kills every process of the command's group. Called before the child is reaped, so
-    /// the group id cannot have been reused.
+    /// Kills every process of the command's group, and the command's process itself (which
+    /// may have left the group). Called before the process is reaped, so neither its pid
+    /// nor its group id can have been reused.
     fn kill_group(&self) {
         if !self.reaped {
-            // ESRCH: the group is empty already.
+            // ESRCH: the group is empty, or the process gone, already.
             let _ = kill_process_group(self.pid, Signal::KILL);
+            let _ = rustix::process::kill_process(self.pid, Signal::KILL);
         }
     }
 

@@ -131,8 +131,14 @@ impl Runtime {
 
     /// Marks init as over; called before each wait for an invocation.
     pub fn serve(&self) {
-        if !self.serving.swap(true, Ordering::SeqCst) {
-            process::ignore_alarms();
+        if !self.serving.swap(true, Ordering::SeqCst)
+            && let Err(error) = process::become_runtime()
+        {
+            self.log.write(
+                Level::Warn,
+                None,
+                &format!("cannot become the reaper of what commands leave behind: {error}"),
+            );
         }
     }
 

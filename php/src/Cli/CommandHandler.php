@@ -6,6 +6,7 @@ namespace Hover\Cli;
 
 use Closure;
 use Hover\CliInvocation;
+use Hover\LaravelApplication;
 use Hover\Runtime;
 use Illuminate\Console\Application as Artisan;
 use Illuminate\Console\Events\CommandFinished;
@@ -110,17 +111,22 @@ final class CommandHandler
     }
 
     /**
-     * In the command's process: runs the command line as `php artisan` would, with
-     * artisan's argv, and returns its status.
+     * In the command's process: runs the command line as `php artisan <line>
+     * --no-interaction` ran in the original runtime, with artisan's argv and its start
+     * time, and returns its status.
      */
     private function run(CliInvocation $invocation): int
     {
+        // What artisan and PHP set when a process starts, for this command's start.
+        define('LARAVEL_START', microtime(true));
+        $_SERVER['REQUEST_TIME_FLOAT'] = LARAVEL_START;
+        $_SERVER['REQUEST_TIME'] = (int) LARAVEL_START;
         // A fork inherits the seed of the runtime's generator: every command would draw the
         // same numbers. Each `php artisan` was seeded afresh; so is each command's process.
         mt_srand();
         self::exportTraceId($invocation->context()->traceId());
         try {
-            $argv = ['artisan', ...self::tokens($invocation->command())];
+            $argv = self::argv($invocation->command());
         } catch (Throwable $e) {
             fwrite(STDERR, $e->getMessage() . PHP_EOL);
 
@@ -128,12 +134,60 @@ final class CommandHandler
         }
         $_SERVER['argv'] = $GLOBALS['argv'] = $argv;
         $_SERVER['argc'] = $GLOBALS['argc'] = count($argv);
+        $kernel = self::selectsEnvironment($argv) ? $this->bootAgain() : $this->kernel;
         $input = new ArgvInput($argv);
         $input->setInteractive(false);
-        $status = $this->kernel->handle($input, new ConsoleOutput());
-        $this->kernel->terminate($input, $status);
+        $status = $kernel->handle($input, new ConsoleOutput());
+        $kernel->terminate($input, $status);
 
         return $status;
+    }
+
+    /**
+     * Artisan's argv for the command line: `--no-interaction` appended as the original
+     * runtime appended it (before a `--`, after which it would be an argument).
+     *
+     * @return list<string>
+     */
+    private static function argv(string $line): array
+    {
+        $tokens = self::tokens($line);
+        $separator = array_search('--', $tokens, true);
+        array_splice($tokens, $separator === false ? count($tokens) : $separator, 0, ['--no-interaction']);
+
+        return ['artisan', ...$tokens];
+    }
+
+    /**
+     * Whether the command line picks the environment (`--env=staging`), which Laravel
+     * reads from argv while it boots, as Illuminate\Foundation\EnvironmentDetector does.
+     *
+     * @param list<string> $argv
+     */
+    private static function selectsEnvironment(array $argv): bool
+    {
+        foreach ($argv as $argument) {
+            if ($argument === '--') {
+                return false;
+            }
+            if ($argument === '--env' || str_starts_with($argument, '--env=')) {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /**
+     * A freshly booted application, for a command that picks its environment: booted in
+     * this command's process with the command's argv, as `php artisan --env=…` boots.
+     */
+    private function bootAgain(): Kernel
+    {
+        $kernel = (new LaravelApplication($this->runtime))->create()->make(Kernel::class);
+        $kernel->bootstrap();
+
+        return $kernel;
     }
 
     /**

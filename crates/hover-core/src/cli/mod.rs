@@ -288,9 +288,44 @@ fn hand_to_spare(line: &str, context: &Context) {
     spare.handed = Some(context.request_id.clone());
 }
 
+/// Stops what commands left running outside their groups: every child of the runtime but
+/// its spare.
+fn stop_what_commands_left() {
+    let spare = SPARE
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .as_ref()
+        .map(|spare| spare.process.pid());
+    process::stop_orphans(spare.as_slice());
+}
+
 /// Kills the spare, if there is one (before the runtime restarts in place).
 pub fn discard_spare() {
     SPARE.lock().unwrap_or_else(PoisonError::into_inner).take();
+}
+
+/// The complete lines of one read of a command's output, written to the log together, a
+/// record each (one system call for many short lines).
+#[derive(Default)]
+struct LogBatch {
+    lines: Vec<String>,
+}
+
+impl LogBatch {
+    fn push(&mut self, line: &[u8]) {
+        if !line.iter().all(u8::is_ascii_whitespace) {
+            self.lines.push(String::from_utf8_lossy(line).into_owned());
+        }
+    }
+
+    fn write(&mut self, log: LogFormat, request_id: &str) {
+        log.write_all(
+            Level::Info,
+            Some(request_id),
+            self.lines.iter().map(String::as_str),
+        );
+        self.lines.clear();
+    }
 }
 
 /// Forks the command's process now (when no spare was ready), if this process runs one
@@ -347,20 +382,14 @@ pub fn run<A: RuntimeApi>(invocations: &Invocations<A>, command: &Command) -> Si
     };
     let mut output = CommandOutput::default();
     let mut lines = OutputLines::default();
-    let log_line = |line: &[u8]| {
-        if !line.iter().all(u8::is_ascii_whitespace) {
-            log.write(
-                Level::Info,
-                Some(request_id),
-                &String::from_utf8_lossy(line),
-            );
-        }
-    };
+    let mut batch = LogBatch::default();
     let ended = child.supervise(command.stop_at, |bytes| {
         output.push(bytes);
-        lines.feed(bytes, log_line);
+        lines.feed(bytes, |line| batch.push(line));
+        batch.write(log, request_id);
     });
-    lines.finish(log_line);
+    lines.finish(|line| batch.push(line));
+    batch.write(log, request_id);
     let elapsed = invocations.elapsed(request_id).unwrap_or_default();
     let status = match ended {
         Ok(Ended::Stopped) => {
@@ -369,6 +398,8 @@ pub fn run<A: RuntimeApi>(invocations: &Invocations<A>, command: &Command) -> Si
                 answers.last_output = last;
             });
             invocations.stop(request_id, false);
+            drop(child);
+            stop_what_commands_left();
             return Side::Runtime;
         }
         Ok(ended) => ended.shell_status().unwrap_or(255),
@@ -409,8 +440,9 @@ pub fn run<A: RuntimeApi>(invocations: &Invocations<A>, command: &Command) -> Si
         );
     }
     // Answered: now what is left of the process (the kernel may still be tearing it
-    // down) is killed and reaped.
+    // down) is killed, and so is what it started outside its group.
     drop(child);
+    stop_what_commands_left();
     Side::Runtime
 }
 

@@ -2,8 +2,8 @@
 //! for the log as it comes.
 //!
 //! The response carries the output base64-encoded inside 6 MB, so at most
-//! [`MAX_OUTPUT`] bytes fit. Past that, the first part and the last [`TAIL`] bytes are
-//! kept (the end of an output is where a failure shows) with a note between them saying
+//! [`MAX_OUTPUT`] bytes fit, and an output up to that size is returned whole. Past it, the
+//! first part and the last [`TAIL`] bytes are kept (the end of an output is where a failure shows) with a note between them saying
 //! how much was left out; the log has every line. Bytes in between are counted, not kept,
 //! so a command that floods its output cannot exhaust the function's memory.
 
@@ -23,10 +23,14 @@ const HEAD: usize = MAX_OUTPUT - TAIL - NOTE_ROOM;
 /// events of up to 256 KB.
 pub const MAX_LOG_LINE: usize = 64 * 1024;
 
+/// The end of the output kept: enough to return an output of [`MAX_OUTPUT`] bytes whole
+/// (with the beginning), of which the last [`TAIL`] bytes are kept when it is longer.
+const KEPT_END: usize = MAX_OUTPUT - HEAD;
+
 #[derive(Debug, Default)]
 pub struct CommandOutput {
     head: Vec<u8>,
-    tail: VecDeque<u8>,
+    end: VecDeque<u8>,
     total: usize,
 }
 
@@ -39,13 +43,13 @@ impl CommandOutput {
             self.head.extend_from_slice(head);
             bytes = rest;
         }
-        if bytes.len() >= TAIL {
-            self.tail.clear();
-            self.tail.extend(&bytes[bytes.len() - TAIL..]);
+        if bytes.len() >= KEPT_END {
+            self.end.clear();
+            self.end.extend(&bytes[bytes.len() - KEPT_END..]);
         } else {
-            let overflow = (self.tail.len() + bytes.len()).saturating_sub(TAIL);
-            self.tail.drain(..overflow);
-            self.tail.extend(bytes);
+            let overflow = (self.end.len() + bytes.len()).saturating_sub(KEPT_END);
+            self.end.drain(..overflow);
+            self.end.extend(bytes);
         }
     }
 
@@ -54,31 +58,32 @@ impl CommandOutput {
         self.total
     }
 
-    /// Whether part of the output had to be left out of the response.
+    /// Whether the output is too large for a response, so that part of it is left out.
     pub fn truncated(&self) -> bool {
-        self.total > self.head.len() + self.tail.len()
+        self.total > MAX_OUTPUT
     }
 
-    /// The last `limit` bytes kept, for a message.
+    /// The last `limit` bytes written (at most what was kept), for a message.
     pub fn last(&self, limit: usize) -> Vec<u8> {
-        let from_tail = self.tail.len().min(limit);
-        let from_head = (limit - from_tail).min(self.head.len());
+        let from_end = self.end.len().min(limit);
+        let from_head = (limit - from_end).min(self.head.len());
         let mut last = self.head[self.head.len() - from_head..].to_vec();
-        last.extend(self.tail.range(self.tail.len() - from_tail..));
+        last.extend(self.end.range(self.end.len() - from_end..));
         last
     }
 
-    /// The output the response carries: all of it, or its beginning and end with a note
-    /// between them.
+    /// The output the response carries: all of it, or its beginning and its last [`TAIL`]
+    /// bytes with a note between them.
     pub fn into_response_bytes(self) -> Vec<u8> {
         let truncated = self.truncated();
         let Self {
             mut head,
-            tail,
+            mut end,
             total,
         } = self;
         if truncated {
-            let left_out = total - head.len() - tail.len();
+            end.drain(..end.len() - TAIL);
+            let left_out = total - head.len() - end.len();
             head.extend_from_slice(
                 format!(
                     "\n[hover: {left_out} bytes of output left out here; a Lambda response carries at most {MAX_OUTPUT} bytes of output; the whole output is in the function's log]\n"
@@ -86,7 +91,7 @@ impl CommandOutput {
                 .as_bytes(),
             );
         }
-        head.extend(tail);
+        head.extend(end);
         head
     }
 }
@@ -156,10 +161,26 @@ mod tests {
     #[test]
     fn the_largest_whole_output_fits_a_lambda_response() {
         let mut output = CommandOutput::default();
-        output.push(&vec![b'x'; HEAD + TAIL]);
+        output.push(&vec![b'x'; MAX_OUTPUT - 1]);
+        output.push(b"y");
         assert!(!output.truncated());
-        let body = response(255, &output.into_response_bytes());
+        let kept = output.into_response_bytes();
+        assert_eq!(kept.len(), MAX_OUTPUT);
+        assert!(kept.ends_with(b"xy"));
+        let body = response(255, &kept);
         assert!(body.len() <= RESPONSE_LIMIT, "{} bytes", body.len());
+    }
+
+    #[test]
+    fn one_byte_past_the_limit_is_cut_and_still_fits() {
+        let mut output = CommandOutput::default();
+        output.push(&vec![b'x'; MAX_OUTPUT]);
+        output.push(b"!");
+        assert!(output.truncated());
+        let kept = output.into_response_bytes();
+        assert!(kept.len() <= MAX_OUTPUT, "{}", kept.len());
+        assert!(kept.ends_with(b"x!"));
+        assert!(response(255, &kept).len() <= RESPONSE_LIMIT);
     }
 
     #[test]
