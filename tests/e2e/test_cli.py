@@ -129,7 +129,7 @@ def test_output_is_logged_to_stderr_with_the_request_id(cli):
     assert match, log[-2000:]
     request_id = match.group(1)
     assert f"START RequestId: {request_id}" in log, "the id is the invocation's"
-    assert re.search(rf"\t{request_id}\tINFO\t`hover:greet Logged` exited with 0 in \d+ ms", log)
+    assert re.search(rf"\t{request_id}\tINFO\t`hover:greet Logged` exited with 0 in [\d.]+ ms", log)
 
 
 def test_output_reaches_the_log_while_the_command_still_runs(cli):

@@ -414,9 +414,9 @@ pub fn run<A: RuntimeApi>(invocations: &Invocations<A>, command: &Command) -> Si
         Level::Info,
         Some(request_id),
         &format!(
-            "{} exited with {status} in {} ms",
+            "{} exited with {status} in {:.1} ms",
             quoted(&command.line),
-            elapsed.as_millis()
+            elapsed.as_secs_f64() * 1000.0
         ),
     );
     if output.truncated() {
