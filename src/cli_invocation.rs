@@ -45,7 +45,7 @@ impl PhpCliInvocation {
     pub fn fork(&self) -> PhpResult<bool> {
         let invocations = self.runtime.invocations();
         let request_id = &self.command.context.request_id;
-        if cli::runs_here(request_id) {
+        if cli::spare::runs_here(request_id) {
             // The process forked ahead of this command, which it was handed.
             return Ok(true);
         }

@@ -192,7 +192,7 @@ impl Runtime {
     pub fn restart(&self) -> ! {
         // The new image would not know the spare, nor the processes left to reap: the
         // spare goes, and they are reaped, now.
-        cli::discard_spare();
+        cli::spare::discard();
         process::reap_finished(true);
         let handoff = ProcessIdentity::current().map(|process| Handoff {
             process,
