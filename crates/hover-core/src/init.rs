@@ -37,13 +37,8 @@ impl From<ManifestError> for InitError {
 }
 
 impl From<SecretsError> for InitError {
-    fn from(
-        SecretsError {
-            error_type,
-            message,
-        }: SecretsError,
-    ) -> Self {
-        Self::new(error_type, message)
+    fn from(error: SecretsError) -> Self {
+        Self::new(error.error_type(), error.message)
     }
 }
 
