@@ -5,19 +5,23 @@
 //! means here what it means on a developer's machine: single quotes are literal; double
 //! quotes take `\"`, `\\`, `\$`, `\f`, `\n`, `\r`, `\t`, `\v` and `${NAME}`; a value whose
 //! first line opens a double quote goes on until the line that closes it (PEM keys); an
-//! unquoted value ends at `#` or whitespace; `export NAME=…` is accepted; a bare `NAME`
-//! clears an earlier `NAME` of the same file. Loading is immutable, as the original runtime's
+//! unquoted value ends at `#` or whitespace; `export NAME=…` is accepted; a bare `NAME`, alone
+//! on its line, clears an earlier `NAME` of the same file. Loading is immutable, as the original runtime's
 //! `Dotenv::createImmutable` was: a name already in the environment keeps its value, and
 //! `${NAME}` reads the environment as loading has left it so far.
 //!
 //! Written here rather than taken from a crate: the Rust dotenv crates follow Ruby's or
-//! their own grammar, which differs from phpdotenv's on quoting, escapes and comments. One
-//! deliberate differences: phpdotenv silently drops a quoted value that is never closed,
-//! and accepts a NUL byte in a value; here both are errors, since the first would silently
-//! lose a secret and the second cannot be put in the process environment.
+//! their own grammar, which differs from phpdotenv's on quoting, escapes and comments.
+//! Deliberate differences, each an error here where phpdotenv goes on: a double quote that
+//! is never closed (phpdotenv silently drops that line and every line after it, which
+//! would lose secrets), a NUL byte in a value (no process environment can hold it), and
+//! text that is not UTF-8 (phpdotenv replaces each bad byte with `?`). Everything else
+//! follows phpdotenv, down to its surprises: a bare name must stand alone on its line
+//! (` NAME` is an error, not an unset), and a comment line holding `="` opens a quote that
+//! runs to the next line that closes one, all of it dropped as one comment.
 //!
-//! Errors name the line and, once it is known to be a valid name, the variable; never a
-//! value, since the text is secret.
+//! Errors name the line and, only when it is a valid variable name written before the
+//! line's `=`, the variable; never other text of the line, since the text is secret.
 
 use std::fmt;
 
@@ -31,6 +35,13 @@ pub struct Entry {
     value: Option<Value>,
     /// The 1-based line the entry starts on.
     pub line: usize,
+}
+
+impl Entry {
+    /// Whether this is a bare `NAME`, which clears an earlier `NAME` rather than setting it.
+    pub fn is_bare(&self) -> bool {
+        self.value.is_none()
+    }
 }
 
 /// A parsed value: its characters and where a `$` may begin a `${NAME}` reference.
@@ -55,10 +66,12 @@ pub enum Problem {
     NotUtf8,
     LineStartsWithEquals,
     InvalidName,
+    NotAnEntry,
     UnexpectedText,
     UnsupportedEscape,
     MissingClosingQuote,
     UnclosedMultilineValue,
+    UnclosedQuoteInComment,
     NulInValue,
 }
 
@@ -74,6 +87,9 @@ impl fmt::Display for DotenvError {
             Problem::InvalidName => {
                 "invalid variable name; names are letters, digits, \"_\" and \".\", followed by \"=\""
             }
+            Problem::NotAnEntry => {
+                "the line is neither NAME=value nor a bare NAME (which unsets NAME and stands alone, without spaces around it)"
+            }
             Problem::UnexpectedText => {
                 "unexpected text after whitespace or a closing quote; quote a value that contains spaces"
             }
@@ -83,6 +99,9 @@ impl fmt::Display for DotenvError {
             Problem::MissingClosingQuote => "the quoted value has no closing quote",
             Problem::UnclosedMultilineValue => {
                 "the double-quoted value opened on this line is never closed"
+            }
+            Problem::UnclosedQuoteInComment => {
+                "this comment holds =\" and no closing quote follows, so phpdotenv would ignore every later line; remove the quote"
             }
             Problem::NulInValue => "the value holds a NUL byte, which no environment variable can",
         })
@@ -223,28 +242,41 @@ fn logical_lines(text: &str) -> Result<Vec<(usize, Zeroizing<String>)>, DotenvEr
             buffer.push(line);
             if looks_like_multiline_stop(line, started) {
                 multiline = false;
-                output.push((buffer_line, Zeroizing::new(buffer.join("\n"))));
+                // A comment line that holds `="` opens a "value" too: phpdotenv joins the
+                // lines up to the closing quote and then drops them all as one comment.
+                if !is_comment(buffer[0]) {
+                    output.push((buffer_line, Zeroizing::new(buffer.join("\n"))));
+                }
                 buffer.clear();
             }
             continue;
         }
-        let trimmed = line.trim_matches(is_php_trimmed);
-        if !trimmed.is_empty() && !trimmed.starts_with('#') {
+        if !line.trim_matches(is_php_trimmed).is_empty() && !is_comment(line) {
             output.push((index + 1, Zeroizing::new(line.to_owned())));
         }
     }
-    if multiline {
-        let name = buffer[0]
-            .split_once('=')
-            .map(|(name, _)| name.trim_matches(is_php_trimmed).to_owned())
-            .filter(|name| is_valid_name(name));
+    if let Some(first) = buffer.first() {
+        let (name, problem) = if is_comment(first) {
+            (None, Problem::UnclosedQuoteInComment)
+        } else {
+            let name = first
+                .split_once('=')
+                .and_then(|(name, _)| parse_name(name.trim_matches(is_php_trimmed)))
+                .map(str::to_owned);
+            (name, Problem::UnclosedMultilineValue)
+        };
         return Err(DotenvError {
             line: buffer_line,
             name,
-            problem: Problem::UnclosedMultilineValue,
+            problem,
         });
     }
     Ok(output)
+}
+
+/// Whether a line is a comment: `#` after PHP's `trim` characters.
+fn is_comment(line: &str) -> bool {
+    line.trim_start_matches(is_php_trimmed).starts_with('#')
 }
 
 /// Lines split at `\r\n`, `\n` or `\r`.
@@ -295,17 +327,23 @@ fn parse_entry(line: usize, raw: &str) -> Result<Entry, DotenvError> {
         name: name.map(str::to_owned),
         problem,
     };
+    // As phpdotenv splits an entry: around `=` each side is trimmed, but a line without
+    // `=` is taken whole, so a bare name with spaces around it is not a name.
     let (name, value) = match raw.split_once('=') {
         Some((name, value)) => (
             name.trim_matches(is_php_trimmed),
             Some(value.trim_matches(is_php_trimmed)),
         ),
-        None => (raw.trim_matches(is_php_trimmed), None),
+        None => (raw, None),
     };
     if name.is_empty() && value.is_some() {
         return Err(error(None, Problem::LineStartsWithEquals));
     }
-    let name = parse_name(name).ok_or_else(|| error(None, Problem::InvalidName))?;
+    // Never the text itself in the error: a line that is not an entry may be a value.
+    let name = parse_name(name).ok_or_else(|| match value {
+        Some(_) => error(None, Problem::InvalidName),
+        None => error(None, Problem::NotAnEntry),
+    })?;
     let value = match value {
         None => None,
         Some(value) => {
@@ -576,7 +614,7 @@ mod tests {
 
     #[test]
     fn errors_name_the_line_and_never_the_value() {
-        let cases: [(&str, usize, Option<&str>, Problem); 8] = [
+        let cases: [(&str, usize, Option<&str>, Problem); 11] = [
             (
                 "OK=1\nPASSWORD=s3cret value\n",
                 2,
@@ -596,7 +634,15 @@ mod tests {
                 Problem::MissingClosingQuote,
             ),
             ("A=1\n=s3cret", 2, None, Problem::LineStartsWithEquals),
-            ("s3cret value", 1, None, Problem::InvalidName),
+            ("s3cret value", 1, None, Problem::NotAnEntry),
+            ("A=1\n s3cret", 2, None, Problem::NotAnEntry),
+            ("s3cret value=1", 1, None, Problem::InvalidName),
+            (
+                "# PASSWORD=\"s3cret\nB=1\n",
+                1,
+                None,
+                Problem::UnclosedQuoteInComment,
+            ),
             (
                 "A=1\nKEY=\"s3cret\nmore s3cret\n",
                 2,
@@ -622,6 +668,59 @@ mod tests {
             assert!(!message.contains("s3cret"), "{message}");
             assert!(message.starts_with(&format!("line {line}: ")), "{message}");
         }
+    }
+
+    /// Regression: a bare name with spaces around it was trimmed and taken as an unset, so
+    /// an indented or trailing-space ` DB_PASSWORD` line silently dropped the secret set
+    /// above it. phpdotenv refuses such a file; so does this parser now, without quoting
+    /// the line.
+    #[test]
+    fn a_bare_name_with_spaces_around_it_is_an_error_not_an_unset() {
+        for (text, line) in [
+            ("DB_PASSWORD=secret\n DB_PASSWORD\n", 2),
+            ("DB_PASSWORD=secret\nDB_PASSWORD \n", 2),
+            ("DB_PASSWORD=secret\n\tDB_PASSWORD", 2),
+            ("\x0BDB_PASSWORD\nDB_PASSWORD=secret", 1),
+        ] {
+            let error = problem(text);
+            assert_eq!(
+                (error.line, error.name.as_deref(), error.problem),
+                (line, None, Problem::NotAnEntry),
+                "{text:?}"
+            );
+            assert!(!error.to_string().contains("DB_PASSWORD"), "{error}");
+        }
+        assert_eq!(
+            values("DB_PASSWORD=secret\nDB_PASSWORD\nA=1"),
+            [("A".into(), "1".into())]
+        );
+        assert_eq!(values("A=1\nexport  B"), [("A".into(), "1".into())]);
+    }
+
+    /// Regression: a comment line holding `="` (a commented-out PEM key, say) made the
+    /// lines up to the closing quote one entry, refused as an invalid name; phpdotenv
+    /// drops them all as one comment, and so does this parser now.
+    #[test]
+    fn a_comment_that_opens_a_quote_runs_to_the_closing_quote() {
+        let text = "A=1\n#KEY=\"-----BEGIN PRIVATE KEY-----\nMIIEvAIBAD+/=\n-----END PRIVATE KEY-----\"\nB=2\n";
+        assert_eq!(
+            values(text),
+            [("A".into(), "1".into()), ("B".into(), "2".into())]
+        );
+        assert_eq!(
+            values("  # note: X=\"y\nC=3\nD=\"z\"\nE=4"),
+            [("E".into(), "4".into())]
+        );
+        let error = problem("A=1\n# unclosed=\"quote\nB=2\n");
+        assert_eq!(
+            (error.line, error.name, error.problem),
+            (2, None, Problem::UnclosedQuoteInComment)
+        );
+        let error = problem("export KEY=\"never closed\n");
+        assert_eq!(
+            (error.name.as_deref(), error.problem),
+            (Some("KEY"), Problem::UnclosedMultilineValue)
+        );
     }
 
     #[test]
