@@ -5,7 +5,7 @@
 #   - Debian packages: PHP 8.2 (cli, fpm, dev headers), Laravel 8.83, PHPUnit, clang
 #   - .venv/: Python tools for the tests (pytest, moto)
 #   - .tools/aws-lambda-rie: AWS's Lambda Runtime Interface Emulator, from the aws-sam-cli wheel
-#   - target/release/libhover.so: the extension
+#   - target/release/libhover.so: the extension; target/release/hover-secrets: the secrets tool
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,5 +48,8 @@ PY
     rm -rf .tools/wheel
 fi
 
-echo "setup: building the extension"
-PHP_CONFIG=/usr/bin/php-config8.2 PHP=/usr/bin/php8.2 cargo build --release --workspace --quiet
+echo "setup: building the extension and the secrets tool"
+PHP_CONFIG=/usr/bin/php-config8.2 PHP=/usr/bin/php8.2 cargo build --release --quiet
+# The tool on its own: built together, Cargo would unify its extra aws-config features
+# (SSO, credential_process) into the extension's dependencies.
+cargo build --release -p hover-secrets --quiet

@@ -14,8 +14,14 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 # The stubs file declares the extension's classes side by side, as stub files do.
 phpcs --standard=PSR12 -q --ignore=php/stubs php tests/phpunit example-app/app bench
 
-echo "== Rust unit tests (hover-core)"
-cargo test -p hover-core --quiet
+echo "== the extension's dependencies: no CLI parser, no SSO client (those are the tool's)"
+if cargo tree -p hover -e normal --prefix none | grep -E '^(clap|aws-sdk-sso|aws-sdk-ssooidc) '; then
+    echo "the hover extension depends on the crates above; they belong to crates/hover-secrets only" >&2
+    exit 1
+fi
+
+echo "== Rust unit tests (hover-core, hover-secrets)"
+cargo test -p hover-core -p hover-secrets --quiet
 
 echo "== PHPUnit, with the extension loaded"
 mkdir -p target/php-ini

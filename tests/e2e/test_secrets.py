@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from conftest import hover_secrets, kms_client as kms_in, legacy_secrets_file
+from conftest import HOVER_SECRETS, hover_secrets, kms_client as kms_in, legacy_secrets_file
 
 
 def digest(value):
@@ -285,6 +285,30 @@ def test_the_tool_writes_the_encrypted_file_where_asked(moto, kms, tmp_path):
     assert (status, output) == (0, b""), stderr
     status, decrypted, stderr = hover_secrets(moto, "decrypt", "--stage", stage.name, str(target))
     assert decrypted == b"A=1\n", stderr
+
+
+def test_a_dash_as_output_is_stdout(moto, kms, tmp_path):
+    """`-o -` writes to stdout, as `-` reads stdin; it used to create a file named `-`."""
+    stage = Stage(kms, tmp_path)
+    work = tmp_path / "work"
+    work.mkdir()
+    run = lambda *arguments, stdin=b"": subprocess.run(  # noqa: E731
+        [str(HOVER_SECRETS), *arguments],
+        input=stdin,
+        capture_output=True,
+        cwd=work,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **moto},
+        timeout=60,
+    )
+    encrypted = run("encrypt", "--stage", stage.name, "-o", "-", "-", stdin=b"A=1\n")
+    assert encrypted.returncode == 0, encrypted.stderr
+    assert encrypted.stdout.startswith(f"hover-secrets:v2:{stage.alias}:".encode())
+    reencrypted = run("reencrypt", "--stage", stage.name, "--output", "-", "-", stdin=encrypted.stdout)
+    assert reencrypted.returncode == 0, reencrypted.stderr
+    assert reencrypted.stdout.startswith(b"hover-secrets:v2:") and reencrypted.stdout != encrypted.stdout
+    assert list(work.iterdir()) == []
+    decrypted = run("decrypt", "--stage", stage.name, "-", stdin=reencrypted.stdout)
+    assert (decrypted.returncode, decrypted.stdout) == (0, b"A=1\n"), decrypted.stderr
 
 
 def test_a_change_in_any_part_of_a_v2_file_is_refused_by_the_tool(moto, kms, tmp_path):
