@@ -14,8 +14,9 @@
 //! their own grammar, which differs from phpdotenv's on quoting, escapes and comments.
 //! Deliberate differences, each an error here where phpdotenv goes on: a double quote that
 //! is never closed (phpdotenv silently drops that line and every line after it, which
-//! would lose secrets), a NUL byte in a value (no process environment can hold it), and
-//! text that is not UTF-8 (phpdotenv replaces each bad byte with `?`). Everything else
+//! would lose secrets), a NUL byte in a value (no process environment can hold it), text
+//! that is not UTF-8 (phpdotenv replaces each bad byte with `?`), and references that grow
+//! a value past [`MAX_RESOLVED_LEN`] (where phpdotenv runs out of memory). Everything else
 //! follows phpdotenv, down to its surprises: a bare name must stand alone on its line
 //! (` NAME` is an error, not an unset), and a comment line holding `="` opens a quote that
 //! runs to the next line that closes one, all of it dropped as one comment.
@@ -23,6 +24,7 @@
 //! Errors name the line and, only when it is a valid variable name written before the
 //! line's `=`, the variable; never other text of the line, since the text is secret.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use zeroize::Zeroizing;
@@ -73,6 +75,7 @@ pub enum Problem {
     UnclosedMultilineValue,
     UnclosedQuoteInComment,
     NulInValue,
+    ValueGrowsTooLong,
 }
 
 impl fmt::Display for DotenvError {
@@ -103,6 +106,9 @@ impl fmt::Display for DotenvError {
             Problem::UnclosedQuoteInComment => {
                 "this comment holds =\" and no closing quote follows, so phpdotenv would ignore every later line; remove the quote"
             }
+            Problem::ValueGrowsTooLong => {
+                "its ${NAME} references make the value longer than 64 KiB"
+            }
             Problem::NulInValue => "the value holds a NUL byte, which no environment variable can",
         })
     }
@@ -124,11 +130,26 @@ pub fn parse(text: &[u8]) -> Result<Vec<Entry>, DotenvError> {
         }
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    logical_lines(text)?
+    let entries = logical_lines(text)?
         .into_iter()
         .map(|(line, raw)| parse_entry(line, &raw))
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some((name, line)) = load(&entries, |_| None).overgrown.into_iter().next() {
+        return Err(DotenvError {
+            line,
+            name: Some(name),
+            problem: Problem::ValueGrowsTooLong,
+        });
+    }
+    Ok(entries)
 }
+
+/// The longest a value may grow through `${NAME}` references. phpdotenv sets no limit, and
+/// a few lines such as `A=$$$$${A}` (where A begins with `{A}`) grow a value exponentially,
+/// exhausting memory: here a text whose references alone would grow a value past this is
+/// refused, and loading never makes a longer one. A value this long is far beyond any real
+/// secret, and within Linux's limit on one environment string of a new process (128 KiB).
+pub const MAX_RESOLVED_LEN: usize = 64 * 1024;
 
 /// The variables a dotenv text sets, after immutable loading.
 #[derive(Debug, Default)]
@@ -137,6 +158,11 @@ pub struct Loaded {
     pub variables: Vec<(String, Zeroizing<String>)>,
     /// Names the text defines that the environment already had, each once.
     pub shadowed: Vec<String>,
+    /// Entries (name, line) whose references would have grown the value past
+    /// [`MAX_RESOLVED_LEN`]: their remaining references are left as written. [`parse`]
+    /// refuses texts where this happens without an environment, so only values from the
+    /// environment can bring it about.
+    pub overgrown: Vec<(String, usize)>,
 }
 
 /// Loads entries over an environment that `existing` looks up: names it knows are left to
@@ -145,67 +171,90 @@ pub fn load<'a>(
     entries: impl IntoIterator<Item = &'a Entry>,
     existing: impl Fn(&str) -> Option<String>,
 ) -> Loaded {
-    let mut loaded = Loaded::default();
+    // Values in the order first set, with a hole where a bare name unset one; an index by
+    // name, so that loading stays linear in the number of entries.
+    let mut variables: Vec<Option<(String, Zeroizing<String>)>> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut shadowed = Vec::new();
+    let mut overgrown = Vec::new();
     for entry in entries {
         if existing(&entry.name).is_some() {
-            if !loaded.shadowed.contains(&entry.name) {
-                loaded.shadowed.push(entry.name.clone());
+            if !shadowed.contains(&entry.name) {
+                shadowed.push(entry.name.clone());
             }
             continue;
         }
-        let position = loaded
-            .variables
-            .iter()
-            .position(|(name, _)| *name == entry.name);
         let Some(value) = &entry.value else {
-            if let Some(position) = position {
-                loaded.variables.remove(position);
+            if let Some(position) = index.remove(&entry.name) {
+                variables[position] = None;
             }
             continue;
         };
-        let resolved = resolve(value, |name| {
-            loaded
-                .variables
-                .iter()
-                .find(|(loaded_name, _)| loaded_name == name)
+        let (resolved, complete) = resolve(value, |name| {
+            index
+                .get(name)
+                .and_then(|&position| variables[position].as_ref())
                 .map(|(_, value)| Zeroizing::new(value.as_str().to_owned()))
                 .or_else(|| existing(name).map(Zeroizing::new))
         });
-        match position {
-            Some(position) => loaded.variables[position].1 = resolved,
-            None => loaded.variables.push((entry.name.clone(), resolved)),
+        if !complete {
+            overgrown.push((entry.name.clone(), entry.line));
+        }
+        match index.get(&entry.name) {
+            Some(&position) => {
+                if let Some((_, value)) = &mut variables[position] {
+                    *value = resolved;
+                }
+            }
+            None => {
+                index.insert(entry.name.clone(), variables.len());
+                variables.push(Some((entry.name.clone(), resolved)));
+            }
         }
     }
-    loaded
+    Loaded {
+        variables: variables.into_iter().flatten().collect(),
+        shadowed,
+        overgrown,
+    }
 }
 
 /// Replaces each `${NAME}` that starts at a recorded `$` with the looked-up value, the last
-/// one first, as phpdotenv's resolver does; an unknown name stays as written.
-fn resolve(value: &Value, lookup: impl Fn(&str) -> Option<Zeroizing<String>>) -> Zeroizing<String> {
+/// one first, as phpdotenv's resolver does; an unknown name stays as written. Stops before a
+/// replacement that would make the value longer than [`MAX_RESOLVED_LEN`] (and says so with
+/// `false`), which also bounds the work: one copy of at most that much per reference.
+fn resolve(
+    value: &Value,
+    lookup: impl Fn(&str) -> Option<Zeroizing<String>>,
+) -> (Zeroizing<String>, bool) {
     let mut resolved = Zeroizing::new(value.chars.as_str().to_owned());
     for &start in value.references.iter().rev() {
-        let rest = &resolved[start..];
-        let Some(name) = rest
-            .strip_prefix("${")
-            .and_then(|inner| inner.split_once('}'))
-            .map(|(name, _)| name)
-            .filter(|name| is_valid_name(name))
-        else {
+        // `${` and a valid name closed by `}`: phpdotenv's `\A\${([a-zA-Z0-9_.]+)}`.
+        let Some(inner) = resolved[start..].strip_prefix("${") else {
             continue;
         };
+        let name_end = inner
+            .find(|c: char| !is_name_char(c))
+            .unwrap_or(inner.len());
+        let name = &inner[..name_end];
+        if name.is_empty() || !inner[name_end..].starts_with('}') {
+            continue;
+        }
         let Some(replacement) = lookup(name) else {
             continue;
         };
         let end = start + name.len() + 3;
-        let mut next = Zeroizing::new(String::with_capacity(
-            resolved.len() + replacement.len() - (end - start),
-        ));
+        let length = resolved.len() - (end - start) + replacement.len();
+        if length > MAX_RESOLVED_LEN {
+            return (resolved, false);
+        }
+        let mut next = Zeroizing::new(String::with_capacity(length));
         next.push_str(&resolved[..start]);
         next.push_str(&replacement);
         next.push_str(&resolved[end..]);
         resolved = next;
     }
-    resolved
+    (resolved, true)
 }
 
 /// PHP's `trim` characters.
@@ -218,11 +267,12 @@ fn is_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\x0B' | '\x0C' | '\r')
 }
 
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_' || c == '.'
+}
+
 fn is_valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+    !name.is_empty() && name.chars().all(is_name_char)
 }
 
 /// Splits the text into lines and joins each multi-line double-quoted value into one
@@ -721,6 +771,48 @@ mod tests {
             (error.name.as_deref(), error.problem),
             (Some("KEY"), Problem::UnclosedMultilineValue)
         );
+    }
+
+    /// Regression, found by fuzzing (a 10 s timeout): references that re-form `${A}` grow a
+    /// value exponentially, line after line, as they do in phpdotenv, which runs out of
+    /// memory. Parsing now refuses such a text, naming the entry, and loading stops growing
+    /// a value at the limit.
+    #[test]
+    fn references_cannot_grow_a_value_without_bound() {
+        let dollars = "$".repeat(40);
+        let line = format!("A={dollars}${{A}}}}\n");
+        let text = format!("A={{A}}}}x\n{line}{line}{line}");
+        let started = std::time::Instant::now();
+        let error = problem(&text);
+        assert!(started.elapsed().as_secs() < 2);
+        assert_eq!(
+            (error.line, error.name.as_deref(), error.problem),
+            (4, Some("A"), Problem::ValueGrowsTooLong)
+        );
+        // As in phpdotenv, each `$` before `${A}` meets a fresh `{A}` once the one after it
+        // is resolved, so each line inserts A's former value 41 times: 5, 86, 3407, then
+        // about 140,000 bytes.
+        assert_eq!(value(&format!("A={{A}}}}x\n{line}")).len(), 86);
+        assert_eq!(value(&format!("A={{A}}}}x\n{line}{line}")).len(), 3407);
+        // From the environment, a value stops at the limit and the entry is listed.
+        let entries = parse(b"B=${HUGE}${HUGE}\nC=${HUGE}\n").unwrap();
+        let huge = "x".repeat(MAX_RESOLVED_LEN / 2 + 1);
+        let loaded = load(&entries, |name| (name == "HUGE").then(|| huge.clone()));
+        assert_eq!(loaded.overgrown, [("B".to_string(), 1)]);
+        assert_eq!(loaded.variables[0].1.as_str(), format!("${{HUGE}}{huge}"));
+        assert_eq!(loaded.variables[1].1.as_str(), huge);
+    }
+
+    #[test]
+    fn loading_many_entries_is_linear() {
+        let text: String = (0..100_000)
+            .map(|i| format!("N{i}=${{N{}}}x\n", i / 2))
+            .collect();
+        let started = std::time::Instant::now();
+        let entries = parse(text.as_bytes()).unwrap();
+        let loaded = load(&entries, |_| None);
+        assert_eq!(loaded.variables.len(), 100_000);
+        assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
     }
 
     #[test]

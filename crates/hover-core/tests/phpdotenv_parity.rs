@@ -15,7 +15,9 @@
 //! - a NUL byte in a value: phpdotenv keeps it; here it is an error, since no process
 //!   environment can hold it;
 //! - text that is not UTF-8: phpdotenv replaces each bad byte with `?`; here it is an
-//!   error.
+//!   error;
+//! - `${NAME}` references that would grow a value past 64 KiB: phpdotenv runs out of
+//!   memory on the few lines it takes to grow one exponentially; here it is an error.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -307,7 +309,7 @@ fn check_error_names(text: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-/// phpdotenv's lexer takes runs of at most 1000 bytes per token.
+/// phpdotenv's lexer takes runs of at most 1000 bytes per token; values grow long.
 #[test]
 fn long_runs_agree_with_phpdotenv() {
     let long = |piece: &str| piece.repeat(1500);
@@ -320,6 +322,9 @@ fn long_runs_agree_with_phpdotenv() {
         format!("A='{}'", long("$")),
         format!("{}=1", long("B")),
         format!("A=\"x\"{}", long(" ")),
+        // References that re-form `${A}` as they resolve: each line inserts A's former
+        // value once per `$` (3407 bytes after three lines; a fourth passes our limit).
+        format!("A={{A}}}}x\nA={0}${{A}}}}\nA={0}${{A}}}}\n", "$".repeat(40)),
     ];
     let expected = phpdotenv(&cases);
     for (case, php) in cases.iter().zip(&expected) {
