@@ -5,6 +5,7 @@
 #   - Debian packages: PHP 8.2 (cli, fpm, dev headers), Laravel 8.83, PHPUnit, clang
 #   - .venv/: Python tools for the tests (pytest, moto)
 #   - .tools/aws-lambda-rie: AWS's Lambda Runtime Interface Emulator, from the aws-sam-cli wheel
+#   - cargo-fuzz, for scripts/fuzz.sh
 #   - target/release/libhover.so: the extension; target/release/hover-secrets: the secrets tool
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,7 @@ APT_PACKAGES=(
     php-vlucas-phpdotenv libclang-dev clang libfcgi-bin unzip curl openssl python3-venv
 )
 SAM_CLI_VERSION=1.170.0
+CARGO_FUZZ_VERSION=0.13.2
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 
@@ -46,6 +48,12 @@ with zipfile.ZipFile(wheel) as archive, archive.open("samcli/local/rapid/aws-lam
 PY
     chmod +x .tools/aws-lambda-rie
     rm -rf .tools/wheel
+fi
+
+# scripts/fuzz.sh runs cargo-fuzz on the stable toolchain (see there).
+if [ "$(cargo fuzz --version 2>/dev/null)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
+    echo "setup: installing cargo-fuzz $CARGO_FUZZ_VERSION"
+    cargo install --quiet --locked --version "$CARGO_FUZZ_VERSION" cargo-fuzz
 fi
 
 echo "setup: building the extension and the secrets tool"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test, after scripts/setup.sh: formatting and lints (cargo fmt, clippy, PSR-12),
-# the Rust unit tests, PHPUnit against the loaded extension, and the end-to-end tests of the
-# runtime under AWS's Runtime Interface Emulator.
+# the Rust unit tests, a short fuzzing run of each parser of outside input, PHPUnit against
+# the loaded extension, and the end-to-end tests of the runtime under AWS's Runtime
+# Interface Emulator.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -22,6 +23,9 @@ fi
 
 echo "== Rust unit tests (hover-core, hover-secrets)"
 cargo test -p hover-core -p hover-secrets --quiet
+
+echo "== fuzzing every parser of outside input, 20 s each"
+scripts/fuzz.sh 20
 
 echo "== PHPUnit, with the extension loaded"
 mkdir -p target/php-ini

@@ -351,6 +351,27 @@ mod tests {
         }
     }
 
+    /// Base64 is decoded strictly (padding and trailing bits canonical): the ciphertext
+    /// field is the one part the tag does not cover as text, so a lenient decoder would let
+    /// its `=` go unnoticed. The fuzz target checks the same: only canonical files parse.
+    #[test]
+    fn base64_without_its_padding_is_garbled() {
+        let header = v2_header("alias/k", b"wrapped", &[1; NONCE_LEN]);
+        let good = String::from_utf8(v2_file(&header, &[2; 32])).unwrap();
+        assert!(good.trim_end().ends_with('='), "{good}");
+        for text in [
+            good.trim_end().trim_end_matches('=').to_owned(),
+            good.replacen("d3JhcHBlZA==", "d3JhcHBlZA", 1),
+            good.replacen("d3JhcHBlZA==", "d3JhcHBlZB==", 1),
+        ] {
+            assert_ne!(text, good.trim_end());
+            assert!(
+                matches!(parse(text.as_bytes()), Err(FormatError::Garbled(_))),
+                "{text:?}"
+            );
+        }
+    }
+
     #[test]
     fn a_legacy_file_splits_into_hex_fields() {
         let text = format!(
