@@ -5,7 +5,8 @@
 #   - Debian packages: PHP 8.2 (cli, fpm, dev headers), Laravel 8.83, PHPUnit, clang
 #   - .venv/: Python tools for the tests (pytest, moto)
 #   - .tools/aws-lambda-rie: AWS's Lambda Runtime Interface Emulator, from the aws-sam-cli wheel
-#   - target/release/libhover.so: the extension
+#   - cargo-fuzz, for scripts/fuzz.sh
+#   - target/release/libhover.so: the extension; target/release/hover-secrets: the secrets tool
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,7 @@ APT_PACKAGES=(
     php-vlucas-phpdotenv libclang-dev clang libfcgi-bin unzip curl openssl python3-venv
 )
 SAM_CLI_VERSION=1.170.0
+CARGO_FUZZ_VERSION=0.13.2
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 
@@ -48,5 +50,14 @@ PY
     rm -rf .tools/wheel
 fi
 
-echo "setup: building the extension"
-PHP_CONFIG=/usr/bin/php-config8.2 PHP=/usr/bin/php8.2 cargo build --release --workspace --quiet
+# scripts/fuzz.sh runs cargo-fuzz on the stable toolchain (see there).
+if [ "$(cargo fuzz --version 2>/dev/null)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
+    echo "setup: installing cargo-fuzz $CARGO_FUZZ_VERSION"
+    cargo install --quiet --locked --version "$CARGO_FUZZ_VERSION" cargo-fuzz
+fi
+
+echo "setup: building the extension and the secrets tool"
+PHP_CONFIG=/usr/bin/php-config8.2 PHP=/usr/bin/php8.2 cargo build --release --quiet
+# The tool on its own: built together, Cargo would unify its extra aws-config features
+# (SSO, credential_process) into the extension's dependencies.
+cargo build --release -p hover-secrets --quiet

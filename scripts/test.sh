@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test, after scripts/setup.sh: formatting and lints (cargo fmt, clippy, PSR-12),
-# the Rust unit tests, PHPUnit against the loaded extension, and the end-to-end tests of the
-# runtime under AWS's Runtime Interface Emulator.
+# the Rust unit tests, a short fuzzing run of each parser of outside input, PHPUnit against
+# the loaded extension, and the end-to-end tests of the runtime under AWS's Runtime
+# Interface Emulator.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -14,8 +15,17 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 # The stubs file declares the extension's classes side by side, as stub files do.
 phpcs --standard=PSR12 -q --ignore=php/stubs php tests/phpunit example-app/app bench
 
-echo "== Rust unit tests (hover-core)"
-cargo test -p hover-core --quiet
+echo "== the extension's dependencies: no CLI parser, no SSO client (those are the tool's)"
+if cargo tree -p hover -e normal --prefix none | grep -E '^(clap|aws-sdk-sso|aws-sdk-ssooidc) '; then
+    echo "the hover extension depends on the crates above; they belong to crates/hover-secrets only" >&2
+    exit 1
+fi
+
+echo "== Rust unit tests (hover-core, hover-secrets)"
+cargo test -p hover-core -p hover-secrets --quiet
+
+echo "== fuzzing every parser of outside input, 20 s each"
+scripts/fuzz.sh 20
 
 echo "== PHPUnit, with the extension loaded"
 mkdir -p target/php-ini

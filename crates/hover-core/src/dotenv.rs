@@ -5,20 +5,26 @@
 //! means here what it means on a developer's machine: single quotes are literal; double
 //! quotes take `\"`, `\\`, `\$`, `\f`, `\n`, `\r`, `\t`, `\v` and `${NAME}`; a value whose
 //! first line opens a double quote goes on until the line that closes it (PEM keys); an
-//! unquoted value ends at `#` or whitespace; `export NAME=…` is accepted; a bare `NAME`
-//! clears an earlier `NAME` of the same file. Loading is immutable, as the original runtime's
+//! unquoted value ends at `#` or whitespace; `export NAME=…` is accepted; a bare `NAME`, alone
+//! on its line, clears an earlier `NAME` of the same file. Loading is immutable, as the original runtime's
 //! `Dotenv::createImmutable` was: a name already in the environment keeps its value, and
 //! `${NAME}` reads the environment as loading has left it so far.
 //!
 //! Written here rather than taken from a crate: the Rust dotenv crates follow Ruby's or
-//! their own grammar, which differs from phpdotenv's on quoting, escapes and comments. One
-//! deliberate differences: phpdotenv silently drops a quoted value that is never closed,
-//! and accepts a NUL byte in a value; here both are errors, since the first would silently
-//! lose a secret and the second cannot be put in the process environment.
+//! their own grammar, which differs from phpdotenv's on quoting, escapes and comments.
+//! Deliberate differences, each an error here where phpdotenv goes on: a double quote that
+//! is never closed (phpdotenv silently drops that line and every line after it, which
+//! would lose secrets), a NUL byte in a value (no process environment can hold it), text
+//! that is not UTF-8 (phpdotenv replaces each bad byte with `?`), and references that grow
+//! a value past [`MAX_RESOLVED_LEN`] (where phpdotenv runs out of memory). Everything else
+//! follows phpdotenv, down to its surprises: a bare name must stand alone on its line
+//! (` NAME` is an error, not an unset), and a comment line holding `="` opens a quote that
+//! runs to the next line that closes one, all of it dropped as one comment.
 //!
-//! Errors name the line and, once it is known to be a valid name, the variable; never a
-//! value, since the text is secret.
+//! Errors name the line and, only when it is a valid variable name written before the
+//! line's `=`, the variable; never other text of the line, since the text is secret.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use zeroize::Zeroizing;
@@ -31,6 +37,13 @@ pub struct Entry {
     value: Option<Value>,
     /// The 1-based line the entry starts on.
     pub line: usize,
+}
+
+impl Entry {
+    /// Whether this is a bare `NAME`, which clears an earlier `NAME` rather than setting it.
+    pub fn is_bare(&self) -> bool {
+        self.value.is_none()
+    }
 }
 
 /// A parsed value: its characters and where a `$` may begin a `${NAME}` reference.
@@ -55,11 +68,14 @@ pub enum Problem {
     NotUtf8,
     LineStartsWithEquals,
     InvalidName,
+    NotAnEntry,
     UnexpectedText,
     UnsupportedEscape,
     MissingClosingQuote,
     UnclosedMultilineValue,
+    UnclosedQuoteInComment,
     NulInValue,
+    ValueGrowsTooLong,
 }
 
 impl fmt::Display for DotenvError {
@@ -74,6 +90,9 @@ impl fmt::Display for DotenvError {
             Problem::InvalidName => {
                 "invalid variable name; names are letters, digits, \"_\" and \".\", followed by \"=\""
             }
+            Problem::NotAnEntry => {
+                "the line is neither NAME=value nor a bare NAME (which unsets NAME and stands alone, without spaces around it)"
+            }
             Problem::UnexpectedText => {
                 "unexpected text after whitespace or a closing quote; quote a value that contains spaces"
             }
@@ -83,6 +102,12 @@ impl fmt::Display for DotenvError {
             Problem::MissingClosingQuote => "the quoted value has no closing quote",
             Problem::UnclosedMultilineValue => {
                 "the double-quoted value opened on this line is never closed"
+            }
+            Problem::UnclosedQuoteInComment => {
+                "this comment holds =\" and no closing quote follows, so phpdotenv would ignore every later line; remove the quote"
+            }
+            Problem::ValueGrowsTooLong => {
+                "its ${NAME} references make the value longer than 64 KiB"
             }
             Problem::NulInValue => "the value holds a NUL byte, which no environment variable can",
         })
@@ -105,11 +130,26 @@ pub fn parse(text: &[u8]) -> Result<Vec<Entry>, DotenvError> {
         }
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    logical_lines(text)?
+    let entries = logical_lines(text)?
         .into_iter()
         .map(|(line, raw)| parse_entry(line, &raw))
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some((name, line)) = load(&entries, |_| None).overgrown.into_iter().next() {
+        return Err(DotenvError {
+            line,
+            name: Some(name),
+            problem: Problem::ValueGrowsTooLong,
+        });
+    }
+    Ok(entries)
 }
+
+/// The longest a value may grow through `${NAME}` references. phpdotenv sets no limit, and
+/// a few lines such as `A=$$$$${A}` (where A begins with `{A}`) grow a value exponentially,
+/// exhausting memory: here a text whose references alone would grow a value past this is
+/// refused, and loading never makes a longer one. A value this long is far beyond any real
+/// secret, and within Linux's limit on one environment string of a new process (128 KiB).
+pub const MAX_RESOLVED_LEN: usize = 64 * 1024;
 
 /// The variables a dotenv text sets, after immutable loading.
 #[derive(Debug, Default)]
@@ -118,6 +158,11 @@ pub struct Loaded {
     pub variables: Vec<(String, Zeroizing<String>)>,
     /// Names the text defines that the environment already had, each once.
     pub shadowed: Vec<String>,
+    /// Entries (name, line) whose references would have grown the value past
+    /// [`MAX_RESOLVED_LEN`]: their remaining references are left as written. [`parse`]
+    /// refuses texts where this happens without an environment, so only values from the
+    /// environment can bring it about.
+    pub overgrown: Vec<(String, usize)>,
 }
 
 /// Loads entries over an environment that `existing` looks up: names it knows are left to
@@ -126,67 +171,90 @@ pub fn load<'a>(
     entries: impl IntoIterator<Item = &'a Entry>,
     existing: impl Fn(&str) -> Option<String>,
 ) -> Loaded {
-    let mut loaded = Loaded::default();
+    // Values in the order first set, with a hole where a bare name unset one; an index by
+    // name, so that loading stays linear in the number of entries.
+    let mut variables: Vec<Option<(String, Zeroizing<String>)>> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut shadowed = Vec::new();
+    let mut overgrown = Vec::new();
     for entry in entries {
         if existing(&entry.name).is_some() {
-            if !loaded.shadowed.contains(&entry.name) {
-                loaded.shadowed.push(entry.name.clone());
+            if !shadowed.contains(&entry.name) {
+                shadowed.push(entry.name.clone());
             }
             continue;
         }
-        let position = loaded
-            .variables
-            .iter()
-            .position(|(name, _)| *name == entry.name);
         let Some(value) = &entry.value else {
-            if let Some(position) = position {
-                loaded.variables.remove(position);
+            if let Some(position) = index.remove(&entry.name) {
+                variables[position] = None;
             }
             continue;
         };
-        let resolved = resolve(value, |name| {
-            loaded
-                .variables
-                .iter()
-                .find(|(loaded_name, _)| loaded_name == name)
+        let (resolved, complete) = resolve(value, |name| {
+            index
+                .get(name)
+                .and_then(|&position| variables[position].as_ref())
                 .map(|(_, value)| Zeroizing::new(value.as_str().to_owned()))
                 .or_else(|| existing(name).map(Zeroizing::new))
         });
-        match position {
-            Some(position) => loaded.variables[position].1 = resolved,
-            None => loaded.variables.push((entry.name.clone(), resolved)),
+        if !complete {
+            overgrown.push((entry.name.clone(), entry.line));
+        }
+        match index.get(&entry.name) {
+            Some(&position) => {
+                if let Some((_, value)) = &mut variables[position] {
+                    *value = resolved;
+                }
+            }
+            None => {
+                index.insert(entry.name.clone(), variables.len());
+                variables.push(Some((entry.name.clone(), resolved)));
+            }
         }
     }
-    loaded
+    Loaded {
+        variables: variables.into_iter().flatten().collect(),
+        shadowed,
+        overgrown,
+    }
 }
 
 /// Replaces each `${NAME}` that starts at a recorded `$` with the looked-up value, the last
-/// one first, as phpdotenv's resolver does; an unknown name stays as written.
-fn resolve(value: &Value, lookup: impl Fn(&str) -> Option<Zeroizing<String>>) -> Zeroizing<String> {
+/// one first, as phpdotenv's resolver does; an unknown name stays as written. Stops before a
+/// replacement that would make the value longer than [`MAX_RESOLVED_LEN`] (and says so with
+/// `false`), which also bounds the work: one copy of at most that much per reference.
+fn resolve(
+    value: &Value,
+    lookup: impl Fn(&str) -> Option<Zeroizing<String>>,
+) -> (Zeroizing<String>, bool) {
     let mut resolved = Zeroizing::new(value.chars.as_str().to_owned());
     for &start in value.references.iter().rev() {
-        let rest = &resolved[start..];
-        let Some(name) = rest
-            .strip_prefix("${")
-            .and_then(|inner| inner.split_once('}'))
-            .map(|(name, _)| name)
-            .filter(|name| is_valid_name(name))
-        else {
+        // `${` and a valid name closed by `}`: phpdotenv's `\A\${([a-zA-Z0-9_.]+)}`.
+        let Some(inner) = resolved[start..].strip_prefix("${") else {
             continue;
         };
+        let name_end = inner
+            .find(|c: char| !is_name_char(c))
+            .unwrap_or(inner.len());
+        let name = &inner[..name_end];
+        if name.is_empty() || !inner[name_end..].starts_with('}') {
+            continue;
+        }
         let Some(replacement) = lookup(name) else {
             continue;
         };
         let end = start + name.len() + 3;
-        let mut next = Zeroizing::new(String::with_capacity(
-            resolved.len() + replacement.len() - (end - start),
-        ));
+        let length = resolved.len() - (end - start) + replacement.len();
+        if length > MAX_RESOLVED_LEN {
+            return (resolved, false);
+        }
+        let mut next = Zeroizing::new(String::with_capacity(length));
         next.push_str(&resolved[..start]);
         next.push_str(&replacement);
         next.push_str(&resolved[end..]);
         resolved = next;
     }
-    resolved
+    (resolved, true)
 }
 
 /// PHP's `trim` characters.
@@ -199,11 +267,12 @@ fn is_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\x0B' | '\x0C' | '\r')
 }
 
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_' || c == '.'
+}
+
 fn is_valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+    !name.is_empty() && name.chars().all(is_name_char)
 }
 
 /// Splits the text into lines and joins each multi-line double-quoted value into one
@@ -223,28 +292,41 @@ fn logical_lines(text: &str) -> Result<Vec<(usize, Zeroizing<String>)>, DotenvEr
             buffer.push(line);
             if looks_like_multiline_stop(line, started) {
                 multiline = false;
-                output.push((buffer_line, Zeroizing::new(buffer.join("\n"))));
+                // A comment line that holds `="` opens a "value" too: phpdotenv joins the
+                // lines up to the closing quote and then drops them all as one comment.
+                if !is_comment(buffer[0]) {
+                    output.push((buffer_line, Zeroizing::new(buffer.join("\n"))));
+                }
                 buffer.clear();
             }
             continue;
         }
-        let trimmed = line.trim_matches(is_php_trimmed);
-        if !trimmed.is_empty() && !trimmed.starts_with('#') {
+        if !line.trim_matches(is_php_trimmed).is_empty() && !is_comment(line) {
             output.push((index + 1, Zeroizing::new(line.to_owned())));
         }
     }
-    if multiline {
-        let name = buffer[0]
-            .split_once('=')
-            .map(|(name, _)| name.trim_matches(is_php_trimmed).to_owned())
-            .filter(|name| is_valid_name(name));
+    if let Some(first) = buffer.first() {
+        let (name, problem) = if is_comment(first) {
+            (None, Problem::UnclosedQuoteInComment)
+        } else {
+            let name = first
+                .split_once('=')
+                .and_then(|(name, _)| parse_name(name.trim_matches(is_php_trimmed)))
+                .map(str::to_owned);
+            (name, Problem::UnclosedMultilineValue)
+        };
         return Err(DotenvError {
             line: buffer_line,
             name,
-            problem: Problem::UnclosedMultilineValue,
+            problem,
         });
     }
     Ok(output)
+}
+
+/// Whether a line is a comment: `#` after PHP's `trim` characters.
+fn is_comment(line: &str) -> bool {
+    line.trim_start_matches(is_php_trimmed).starts_with('#')
 }
 
 /// Lines split at `\r\n`, `\n` or `\r`.
@@ -295,17 +377,23 @@ fn parse_entry(line: usize, raw: &str) -> Result<Entry, DotenvError> {
         name: name.map(str::to_owned),
         problem,
     };
+    // As phpdotenv splits an entry: around `=` each side is trimmed, but a line without
+    // `=` is taken whole, so a bare name with spaces around it is not a name.
     let (name, value) = match raw.split_once('=') {
         Some((name, value)) => (
             name.trim_matches(is_php_trimmed),
             Some(value.trim_matches(is_php_trimmed)),
         ),
-        None => (raw.trim_matches(is_php_trimmed), None),
+        None => (raw, None),
     };
     if name.is_empty() && value.is_some() {
         return Err(error(None, Problem::LineStartsWithEquals));
     }
-    let name = parse_name(name).ok_or_else(|| error(None, Problem::InvalidName))?;
+    // Never the text itself in the error: a line that is not an entry may be a value.
+    let name = parse_name(name).ok_or_else(|| match value {
+        Some(_) => error(None, Problem::InvalidName),
+        None => error(None, Problem::NotAnEntry),
+    })?;
     let value = match value {
         None => None,
         Some(value) => {
@@ -576,7 +664,7 @@ mod tests {
 
     #[test]
     fn errors_name_the_line_and_never_the_value() {
-        let cases: [(&str, usize, Option<&str>, Problem); 8] = [
+        let cases: [(&str, usize, Option<&str>, Problem); 11] = [
             (
                 "OK=1\nPASSWORD=s3cret value\n",
                 2,
@@ -596,7 +684,15 @@ mod tests {
                 Problem::MissingClosingQuote,
             ),
             ("A=1\n=s3cret", 2, None, Problem::LineStartsWithEquals),
-            ("s3cret value", 1, None, Problem::InvalidName),
+            ("s3cret value", 1, None, Problem::NotAnEntry),
+            ("A=1\n s3cret", 2, None, Problem::NotAnEntry),
+            ("s3cret value=1", 1, None, Problem::InvalidName),
+            (
+                "# PASSWORD=\"s3cret\nB=1\n",
+                1,
+                None,
+                Problem::UnclosedQuoteInComment,
+            ),
             (
                 "A=1\nKEY=\"s3cret\nmore s3cret\n",
                 2,
@@ -622,6 +718,101 @@ mod tests {
             assert!(!message.contains("s3cret"), "{message}");
             assert!(message.starts_with(&format!("line {line}: ")), "{message}");
         }
+    }
+
+    /// Regression: a bare name with spaces around it was trimmed and taken as an unset, so
+    /// an indented or trailing-space ` DB_PASSWORD` line silently dropped the secret set
+    /// above it. phpdotenv refuses such a file; so does this parser now, without quoting
+    /// the line.
+    #[test]
+    fn a_bare_name_with_spaces_around_it_is_an_error_not_an_unset() {
+        for (text, line) in [
+            ("DB_PASSWORD=secret\n DB_PASSWORD\n", 2),
+            ("DB_PASSWORD=secret\nDB_PASSWORD \n", 2),
+            ("DB_PASSWORD=secret\n\tDB_PASSWORD", 2),
+            ("\x0BDB_PASSWORD\nDB_PASSWORD=secret", 1),
+        ] {
+            let error = problem(text);
+            assert_eq!(
+                (error.line, error.name.as_deref(), error.problem),
+                (line, None, Problem::NotAnEntry),
+                "{text:?}"
+            );
+            assert!(!error.to_string().contains("DB_PASSWORD"), "{error}");
+        }
+        assert_eq!(
+            values("DB_PASSWORD=secret\nDB_PASSWORD\nA=1"),
+            [("A".into(), "1".into())]
+        );
+        assert_eq!(values("A=1\nexport  B"), [("A".into(), "1".into())]);
+    }
+
+    /// Regression: a comment line holding `="` (a commented-out PEM key, say) made the
+    /// lines up to the closing quote one entry, refused as an invalid name; phpdotenv
+    /// drops them all as one comment, and so does this parser now.
+    #[test]
+    fn a_comment_that_opens_a_quote_runs_to_the_closing_quote() {
+        let text = "A=1\n#KEY=\"-----BEGIN PRIVATE KEY-----\nMIIEvAIBAD+/=\n-----END PRIVATE KEY-----\"\nB=2\n";
+        assert_eq!(
+            values(text),
+            [("A".into(), "1".into()), ("B".into(), "2".into())]
+        );
+        assert_eq!(
+            values("  # note: X=\"y\nC=3\nD=\"z\"\nE=4"),
+            [("E".into(), "4".into())]
+        );
+        let error = problem("A=1\n# unclosed=\"quote\nB=2\n");
+        assert_eq!(
+            (error.line, error.name, error.problem),
+            (2, None, Problem::UnclosedQuoteInComment)
+        );
+        let error = problem("export KEY=\"never closed\n");
+        assert_eq!(
+            (error.name.as_deref(), error.problem),
+            (Some("KEY"), Problem::UnclosedMultilineValue)
+        );
+    }
+
+    /// Regression, found by fuzzing (a 10 s timeout): references that re-form `${A}` grow a
+    /// value exponentially, line after line, as they do in phpdotenv, which runs out of
+    /// memory. Parsing now refuses such a text, naming the entry, and loading stops growing
+    /// a value at the limit.
+    #[test]
+    fn references_cannot_grow_a_value_without_bound() {
+        let dollars = "$".repeat(40);
+        let line = format!("A={dollars}${{A}}}}\n");
+        let text = format!("A={{A}}}}x\n{line}{line}{line}");
+        let started = std::time::Instant::now();
+        let error = problem(&text);
+        assert!(started.elapsed().as_secs() < 2);
+        assert_eq!(
+            (error.line, error.name.as_deref(), error.problem),
+            (4, Some("A"), Problem::ValueGrowsTooLong)
+        );
+        // As in phpdotenv, each `$` before `${A}` meets a fresh `{A}` once the one after it
+        // is resolved, so each line inserts A's former value 41 times: 5, 86, 3407, then
+        // about 140,000 bytes.
+        assert_eq!(value(&format!("A={{A}}}}x\n{line}")).len(), 86);
+        assert_eq!(value(&format!("A={{A}}}}x\n{line}{line}")).len(), 3407);
+        // From the environment, a value stops at the limit and the entry is listed.
+        let entries = parse(b"B=${HUGE}${HUGE}\nC=${HUGE}\n").unwrap();
+        let huge = "x".repeat(MAX_RESOLVED_LEN / 2 + 1);
+        let loaded = load(&entries, |name| (name == "HUGE").then(|| huge.clone()));
+        assert_eq!(loaded.overgrown, [("B".to_string(), 1)]);
+        assert_eq!(loaded.variables[0].1.as_str(), format!("${{HUGE}}{huge}"));
+        assert_eq!(loaded.variables[1].1.as_str(), huge);
+    }
+
+    #[test]
+    fn loading_many_entries_is_linear() {
+        let text: String = (0..100_000)
+            .map(|i| format!("N{i}=${{N{}}}x\n", i / 2))
+            .collect();
+        let started = std::time::Instant::now();
+        let entries = parse(text.as_bytes()).unwrap();
+        let loaded = load(&entries, |_| None);
+        assert_eq!(loaded.variables.len(), 100_000);
+        assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
     }
 
     #[test]

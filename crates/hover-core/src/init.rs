@@ -20,7 +20,7 @@ use crate::manifest::{Manifest, ManifestError};
 use crate::process;
 use crate::restart::{HANDOFF_VARIABLE, Handoff, Restart};
 use crate::runtime_api::RuntimeApiClient;
-use crate::secrets::{self, SecretsError, kms::AwsKms};
+use crate::secrets::{self, SecretsError, SecretsErrorKind, kms::AwsKms};
 
 /// Why init failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,8 +35,8 @@ pub enum InitErrorKind {
     UnsafeThreads,
     /// The process cannot read what a restart needs (`/proc/self`).
     ProcessUnreadable,
-    /// The secrets file failed; the code says how.
-    Secrets(&'static str),
+    /// The secrets file failed, in this way.
+    Secrets(SecretsErrorKind),
 }
 
 impl InitErrorKind {
@@ -49,7 +49,7 @@ impl InitErrorKind {
             Self::StorageUnavailable => "Hover.StorageUnavailable",
             Self::UnsafeThreads => "Hover.UnsafeThreads",
             Self::ProcessUnreadable => "Hover.InitFailed",
-            Self::Secrets(code) => code,
+            Self::Secrets(kind) => kind.error_type(),
         }
     }
 }
@@ -77,13 +77,8 @@ impl From<ManifestError> for InitError {
 }
 
 impl From<SecretsError> for InitError {
-    fn from(
-        SecretsError {
-            error_type,
-            message,
-        }: SecretsError,
-    ) -> Self {
-        Self::new(InitErrorKind::Secrets(error_type), message)
+    fn from(error: SecretsError) -> Self {
+        Self::new(InitErrorKind::Secrets(error.kind), error.message)
     }
 }
 

@@ -74,36 +74,58 @@ impl SecretsFile<'_> {
     }
 }
 
-/// Splits a file into its parts.
+/// Splits a file into its parts. Any bytes give a file or an error, never a panic.
 pub fn parse(bytes: &[u8]) -> Result<SecretsFile<'_>, FormatError> {
     let garbled = |why: &str| FormatError::Garbled(why.to_owned());
-    if bytes.starts_with(MAGIC.as_bytes()) {
+    if let Some(after_magic) = bytes.strip_prefix(MAGIC.as_bytes()) {
+        // The version is read before anything else, so that a file of a later version is
+        // named as such whatever its other bytes are.
+        let version = after_magic
+            .split(|&b| matches!(b, b':' | b'\r' | b'\n'))
+            .next()
+            .unwrap_or_default();
+        if version != b"v2" {
+            return Err(match std::str::from_utf8(version) {
+                Ok(version) if is_version(version) => FormatError::UnknownVersion(version.into()),
+                _ => garbled("its version field is not \"v\" and a number"),
+            });
+        }
+        if !bytes.is_ascii() {
+            return Err(garbled("it is not ASCII text"));
+        }
         let text = std::str::from_utf8(bytes).map_err(|_| garbled("it is not ASCII text"))?;
-        return parse_versioned(text);
+        return parse_v2(text);
     }
     let text = std::str::from_utf8(bytes)
         .map_err(|_| garbled("it is neither a hover-secrets file nor the legacy hex format"))?;
     parse_legacy(text.trim_end_matches(|c: char| c.is_ascii_whitespace()))
 }
 
-fn parse_versioned(text: &str) -> Result<SecretsFile<'_>, FormatError> {
+/// `v` and one or more digits: the shape of a version this runtime may not know yet.
+fn is_version(text: &str) -> bool {
+    text.strip_prefix('v').is_some_and(|digits| {
+        (1..=16).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
+fn parse_v2(text: &str) -> Result<SecretsFile<'_>, FormatError> {
     let garbled = |why: String| FormatError::Garbled(why);
-    let version = text[MAGIC.len()..].split(':').next().unwrap_or_default();
-    if version != "v2" {
-        let shown: String = version.chars().take(16).collect();
-        return Err(FormatError::UnknownVersion(shown));
-    }
     // One line, with at most one line break at its end: any other byte is part of a field.
     let body = text
         .strip_suffix("\r\n")
         .or_else(|| text.strip_suffix('\n'))
         .unwrap_or(text);
-    let mut fields = body[V2_PREFIX.len()..].rsplitn(4, ':');
+    let Some(fields) = body.strip_prefix(V2_PREFIX) else {
+        return Err(garbled(
+            "it ends after its version (the file is cut short)".into(),
+        ));
+    };
+    let mut fields = fields.rsplitn(4, ':');
     let (Some(ciphertext), Some(nonce), Some(wrapped_key), Some(key_id)) =
         (fields.next(), fields.next(), fields.next(), fields.next())
     else {
         return Err(garbled(
-            "a v2 file has six fields separated by \":\"".into(),
+            "a v2 file has six fields separated by \":\" (it may be cut short)".into(),
         ));
     };
     if !is_valid_key_id(key_id) {
@@ -118,7 +140,9 @@ fn parse_versioned(text: &str) -> Result<SecretsFile<'_>, FormatError> {
     let nonce: [u8; NONCE_LEN] = decode(nonce, "nonce")?
         .try_into()
         .map_err(|_| garbled(format!("its nonce is not {NONCE_LEN} bytes")))?;
-    let ciphertext_field = ciphertext;
+    // The ciphertext field is the end of the body (the first field `rsplitn` gives), so
+    // this strips exactly it; `unwrap_or` only keeps the code free of a panic path.
+    let header = body.strip_suffix(ciphertext).unwrap_or(body).as_bytes();
     let ciphertext = decode(ciphertext, "ciphertext")?;
     if wrapped_key.is_empty() || ciphertext.len() < TAG_LEN {
         return Err(garbled("its wrapped key or ciphertext is too short".into()));
@@ -128,7 +152,7 @@ fn parse_versioned(text: &str) -> Result<SecretsFile<'_>, FormatError> {
         wrapped_key,
         nonce,
         ciphertext,
-        header: &body.as_bytes()[..body.len() - ciphertext_field.len()],
+        header,
     })
 }
 
@@ -212,14 +236,94 @@ mod tests {
     #[test]
     fn other_versions_are_named() {
         for (text, version) in [
-            ("hover-secrets:v3:k:AA==:AA==:AA==", "v3"),
-            ("hover-secrets:v10:anything", "v10"),
-            ("hover-secrets:", ""),
+            (&b"hover-secrets:v3:k:AA==:AA==:AA=="[..], "v3"),
+            (b"hover-secrets:v10:anything", "v10"),
+            (b"hover-secrets:v3", "v3"),
+            (b"hover-secrets:v4\n", "v4"),
+            (b"hover-secrets:v5:\xff\xfe not even text", "v5"),
         ] {
             assert_eq!(
-                parse(text.as_bytes()),
-                Err(FormatError::UnknownVersion(version.into()))
+                parse(text),
+                Err(FormatError::UnknownVersion(version.into())),
+                "{text:?}"
             );
+        }
+    }
+
+    #[test]
+    fn a_version_field_that_is_not_v_and_a_number_is_garbled() {
+        for text in [
+            &b"hover-secrets:"[..],
+            b"hover-secrets:\n",
+            b"hover-secrets:v",
+            b"hover-secrets:V2:k:AA==:AA==:AA==",
+            b"hover-secrets:v2x:k",
+            b"hover-secrets:two:k",
+            b"hover-secrets:v12345678901234567:k",
+            b"hover-secrets:\xff:k",
+        ] {
+            assert!(
+                matches!(parse(text), Err(FormatError::Garbled(_))),
+                "{text:?}: {:?}",
+                parse(text)
+            );
+        }
+    }
+
+    /// Regression: the first 16 bytes of a v2 file, `hover-secrets:v2`, made the parser
+    /// slice past the end of the text (a panic, which PHP turns into an `\Error` at init).
+    #[test]
+    fn a_v2_file_cut_after_its_version_is_garbled() {
+        for text in [
+            &b"hover-secrets:v2"[..],
+            b"hover-secrets:v2\n",
+            b"hover-secrets:v2\r\n",
+            b"hover-secrets:v2\r",
+            b"hover-secrets:v2:",
+            b"hover-secrets:v2:\n",
+        ] {
+            assert!(
+                matches!(parse(text), Err(FormatError::Garbled(_))),
+                "{text:?}: {:?}",
+                parse(text)
+            );
+        }
+    }
+
+    /// Every prefix of a valid file is a file or an error, never a panic. A v2 prefix can
+    /// only parse when it cuts the ciphertext at a whole base64 quantum (the tag then fails
+    /// to authenticate it); anything shorter than the header and one tag is garbled.
+    #[test]
+    fn every_prefix_of_a_valid_file_parses_or_fails_without_a_panic() {
+        let header = v2_header(KEY_ARN, &[3; 184], &[7; NONCE_LEN]);
+        let v2 = v2_file(&header, &[9; 73]);
+        let legacy = format!(
+            "{}------{}------{}\n",
+            "ab".repeat(48),
+            "cd".repeat(184),
+            "0f".repeat(16)
+        )
+        .into_bytes();
+        for (file, format) in [(&v2, Format::V2), (&legacy, Format::Legacy)] {
+            for end in 0..file.len() {
+                let prefix = &file[..end];
+                match parse(prefix) {
+                    Err(FormatError::Garbled(_)) => {}
+                    Err(other) => panic!("{format:?} prefix of {end} bytes: {other:?}"),
+                    Ok(parsed) => {
+                        assert_eq!(parsed.format(), format);
+                        let long_enough = match format {
+                            Format::V2 => header.len() + TAG_LEN * 4 / 3,
+                            Format::Legacy => file.len() - 1,
+                        };
+                        assert!(
+                            end >= long_enough,
+                            "{format:?} prefix of {end} bytes parsed"
+                        );
+                    }
+                }
+            }
+            assert!(parse(file).is_ok());
         }
     }
 
@@ -240,6 +344,27 @@ mod tests {
             v2_header("alias/k", b"w", &[1; NONCE_LEN]) + "AAAA\n",
         ];
         for text in broken {
+            assert!(
+                matches!(parse(text.as_bytes()), Err(FormatError::Garbled(_))),
+                "{text:?}"
+            );
+        }
+    }
+
+    /// Base64 is decoded strictly (padding and trailing bits canonical): the ciphertext
+    /// field is the one part the tag does not cover as text, so a lenient decoder would let
+    /// its `=` go unnoticed. The fuzz target checks the same: only canonical files parse.
+    #[test]
+    fn base64_without_its_padding_is_garbled() {
+        let header = v2_header("alias/k", b"wrapped", &[1; NONCE_LEN]);
+        let good = String::from_utf8(v2_file(&header, &[2; 32])).unwrap();
+        assert!(good.trim_end().ends_with('='), "{good}");
+        for text in [
+            good.trim_end().trim_end_matches('=').to_owned(),
+            good.replacen("d3JhcHBlZA==", "d3JhcHBlZA", 1),
+            good.replacen("d3JhcHBlZA==", "d3JhcHBlZB==", 1),
+        ] {
+            assert_ne!(text, good.trim_end());
             assert!(
                 matches!(parse(text.as_bytes()), Err(FormatError::Garbled(_))),
                 "{text:?}"

@@ -27,27 +27,84 @@ pub fn stage_key_alias(stage: &str) -> String {
     format!("alias/{stage}-secrets-key")
 }
 
+/// What went wrong with a secrets file, one kind per `Hover.Secrets*` error type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretsErrorKind {
+    /// The file exists but cannot be read.
+    Unreadable,
+    /// Neither format, or a broken field.
+    Garbled,
+    /// A `hover-secrets:vN` file of a version this runtime does not read.
+    UnknownVersion,
+    /// KMS denied the use of the key.
+    AccessDenied,
+    /// No such KMS key or alias.
+    KeyNotFound,
+    /// A v2 data key does not open for this stage.
+    WrongStage,
+    /// The data key was made by another KMS key, or is not a 32-byte key.
+    KeyRejected,
+    /// The KMS key is disabled or pending deletion.
+    KeyUnusable,
+    /// KMS could not be reached, or failed.
+    KmsUnavailable,
+    /// The payload fails authentication (v2) or padding (legacy).
+    Tampered,
+    /// The plaintext is not valid dotenv text.
+    InvalidDotenv,
+    /// A KMS key id that cannot stand in a v2 file (encrypting only).
+    InvalidKey,
+}
+
+impl SecretsErrorKind {
+    /// The error type reported to `/init/error` and by the tool.
+    pub fn error_type(self) -> &'static str {
+        match self {
+            Self::Unreadable => "Hover.SecretsUnreadable",
+            Self::Garbled => "Hover.SecretsGarbled",
+            Self::UnknownVersion => "Hover.SecretsUnknownVersion",
+            Self::AccessDenied => "Hover.SecretsAccessDenied",
+            Self::KeyNotFound => "Hover.SecretsKeyNotFound",
+            Self::WrongStage => "Hover.SecretsWrongStage",
+            Self::KeyRejected => "Hover.SecretsKeyRejected",
+            Self::KeyUnusable => "Hover.SecretsKeyUnusable",
+            Self::KmsUnavailable => "Hover.SecretsKmsUnavailable",
+            Self::Tampered => "Hover.SecretsTampered",
+            Self::InvalidDotenv => "Hover.SecretsInvalidDotenv",
+            Self::InvalidKey => "Hover.SecretsInvalidKey",
+        }
+    }
+}
+
 /// A secrets failure, for `/init/error` or the tool's stderr.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecretsError {
-    pub error_type: &'static str,
+    pub kind: SecretsErrorKind,
+    /// What happened and what to do; never a secret value.
     pub message: String,
 }
 
 impl SecretsError {
-    fn new(error_type: &'static str, message: impl Into<String>) -> Self {
+    fn new(kind: SecretsErrorKind, message: impl Into<String>) -> Self {
         Self {
-            error_type,
+            kind,
             message: message.into(),
         }
+    }
+
+    /// The `Hover.Secrets*` error type of this failure.
+    pub fn error_type(&self) -> &'static str {
+        self.kind.error_type()
     }
 }
 
 impl std::fmt::Display for SecretsError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.error_type, self.message)
+        write!(f, "{}: {}", self.error_type(), self.message)
     }
 }
+
+impl std::error::Error for SecretsError {}
 
 /// A decrypted secrets file.
 #[derive(Debug)]
@@ -68,7 +125,7 @@ pub fn load<K: KeyService>(
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(error) => {
             return Err(SecretsError::new(
-                "Hover.SecretsUnreadable",
+                SecretsErrorKind::Unreadable,
                 format!(
                     "cannot read the secrets file {}: {error}; the image must contain it, readable by the function",
                     path.display()
@@ -83,7 +140,7 @@ pub fn load<K: KeyService>(
     let secrets_file = file::parse(&bytes).map_err(|error| named(format_error(error)))?;
     let kms = kms().map_err(|error| {
         named(SecretsError::new(
-            "Hover.SecretsKmsUnavailable",
+            SecretsErrorKind::KmsUnavailable,
             format!("cannot make a KMS client: {error}"),
         ))
     })?;
@@ -115,7 +172,7 @@ pub fn encrypt(
     parse_dotenv(plaintext)?;
     if !file::is_valid_key_id(key_id) {
         return Err(SecretsError::new(
-            "Hover.SecretsInvalidKey",
+            SecretsErrorKind::InvalidKey,
             "the KMS key id must be printable text without spaces",
         ));
     }
@@ -149,7 +206,7 @@ fn open(
             let key = data_key_array(&data_key, key_id)?;
             cipher::open(&key, nonce, header, ciphertext).map_err(|_| {
                 SecretsError::new(
-                    "Hover.SecretsTampered",
+                    SecretsErrorKind::Tampered,
                     "the secrets file fails authentication: it was altered after it was encrypted; restore it, or encrypt the plain file again with hover-secrets encrypt",
                 )
             })
@@ -166,7 +223,7 @@ fn open(
             let key = data_key_array(&data_key, &alias)?;
             cipher::open_legacy(&key, iv, ciphertext).map_err(|_| {
                 SecretsError::new(
-                    "Hover.SecretsTampered",
+                    SecretsErrorKind::Tampered,
                     "the legacy secrets file does not decrypt with its data key: it was altered; restore it, or re-encrypt it with hover-secrets",
                 )
             })
@@ -178,7 +235,7 @@ fn data_key_array(data_key: &[u8], key_id: &str) -> Result<Zeroizing<[u8; KEY_LE
     let mut key = Zeroizing::new([0; KEY_LEN]);
     if data_key.len() != KEY_LEN {
         return Err(SecretsError::new(
-            "Hover.SecretsKeyRejected",
+            SecretsErrorKind::KeyRejected,
             format!(
                 "KMS key {key_id} unwrapped a {}-byte data key; a secrets data key is {KEY_LEN} bytes, so the file was not made for this key",
                 data_key.len()
@@ -192,7 +249,7 @@ fn data_key_array(data_key: &[u8], key_id: &str) -> Result<Zeroizing<[u8; KEY_LE
 fn parse_dotenv(plaintext: &[u8]) -> Result<Vec<Entry>, SecretsError> {
     dotenv::parse(plaintext).map_err(|error| {
         SecretsError::new(
-            "Hover.SecretsInvalidDotenv",
+            SecretsErrorKind::InvalidDotenv,
             format!("the secrets are not valid dotenv text: {error}"),
         )
     })
@@ -201,13 +258,13 @@ fn parse_dotenv(plaintext: &[u8]) -> Result<Vec<Entry>, SecretsError> {
 fn format_error(error: FormatError) -> SecretsError {
     match error {
         FormatError::Garbled(why) => SecretsError::new(
-            "Hover.SecretsGarbled",
+            SecretsErrorKind::Garbled,
             format!(
                 "the secrets file is garbled: {why}; encrypt the plain file again with hover-secrets encrypt"
             ),
         ),
         FormatError::UnknownVersion(version) => SecretsError::new(
-            "Hover.SecretsUnknownVersion",
+            SecretsErrorKind::UnknownVersion,
             format!(
                 "the secrets file has format version \"{version}\", which this runtime does not read (it reads v2 and the legacy format); encrypt it with this runtime's hover-secrets, or update the runtime"
             ),
@@ -216,43 +273,43 @@ fn format_error(error: FormatError) -> SecretsError {
 }
 
 fn kms_error(error: KmsError, key_id: &str, stage: &str, format: Format) -> SecretsError {
-    let (error_type, what) = match error.kind {
+    let (kind, what) = match error.kind {
         KmsErrorKind::AccessDenied => (
-            "Hover.SecretsAccessDenied",
+            SecretsErrorKind::AccessDenied,
             format!(
                 "KMS denied the use of key {key_id} for stage {stage}: allow kms:Decrypt (and kms:GenerateDataKey to encrypt) on that key to the function's role"
             ),
         ),
         KmsErrorKind::NotFound => (
-            "Hover.SecretsKeyNotFound",
+            SecretsErrorKind::KeyNotFound,
             format!(
                 "the KMS key {key_id} of stage {stage} does not exist in this account and region: create it, or encrypt the secrets for an existing key"
             ),
         ),
         KmsErrorKind::InvalidCiphertext if format == Format::V2 => (
-            "Hover.SecretsWrongStage",
+            SecretsErrorKind::WrongStage,
             format!(
                 "KMS key {key_id} refused the data key for stage {stage}: the file was encrypted for another stage (its encryption context names the stage) or its key was altered; encrypt it for this stage with hover-secrets encrypt --stage {stage}"
             ),
         ),
         KmsErrorKind::InvalidCiphertext | KmsErrorKind::IncorrectKey => (
-            "Hover.SecretsKeyRejected",
+            SecretsErrorKind::KeyRejected,
             format!(
                 "KMS key {key_id} of stage {stage} did not make this file's data key: the file belongs to another key or stage, or was altered"
             ),
         ),
         KmsErrorKind::KeyUnusable => (
-            "Hover.SecretsKeyUnusable",
+            SecretsErrorKind::KeyUnusable,
             format!(
                 "the KMS key {key_id} of stage {stage} cannot be used now (disabled, pending deletion, or not a symmetric encryption key): enable it"
             ),
         ),
         KmsErrorKind::Unavailable => (
-            "Hover.SecretsKmsUnavailable",
+            SecretsErrorKind::KmsUnavailable,
             format!("KMS could not be used with key {key_id} for stage {stage}"),
         ),
     };
-    SecretsError::new(error_type, format!("{what} ({})", error.detail))
+    SecretsError::new(kind, format!("{what} ({})", error.detail))
 }
 
 #[cfg(test)]
@@ -311,6 +368,32 @@ mod tests {
 
     const PLAINTEXT: &[u8] = b"APP_KEY=base64:c2VjcmV0\nDB_PASSWORD=\"p@ss\"\n";
 
+    /// The one place the error types are spelled: they are the contract with users' alarms
+    /// and the README's table; everything else compares kinds.
+    #[test]
+    fn each_kind_has_its_error_type() {
+        use SecretsErrorKind::*;
+        let kinds = [
+            (Unreadable, "Hover.SecretsUnreadable"),
+            (Garbled, "Hover.SecretsGarbled"),
+            (UnknownVersion, "Hover.SecretsUnknownVersion"),
+            (AccessDenied, "Hover.SecretsAccessDenied"),
+            (KeyNotFound, "Hover.SecretsKeyNotFound"),
+            (WrongStage, "Hover.SecretsWrongStage"),
+            (KeyRejected, "Hover.SecretsKeyRejected"),
+            (KeyUnusable, "Hover.SecretsKeyUnusable"),
+            (KmsUnavailable, "Hover.SecretsKmsUnavailable"),
+            (Tampered, "Hover.SecretsTampered"),
+            (InvalidDotenv, "Hover.SecretsInvalidDotenv"),
+            (InvalidKey, "Hover.SecretsInvalidKey"),
+        ];
+        for (kind, error_type) in kinds {
+            assert_eq!(kind.error_type(), error_type);
+            let error = SecretsError::new(kind, "what to do");
+            assert_eq!(error.to_string(), format!("{error_type}: what to do"));
+        }
+    }
+
     #[test]
     fn v2_round_trips() {
         let sealed = encrypt(PLAINTEXT, KEY_ID, "shop", &LocalKeys).unwrap();
@@ -339,10 +422,28 @@ mod tests {
     }
 
     #[test]
+    fn every_cut_of_a_file_is_garbled_or_tampered() {
+        let sealed = encrypt(PLAINTEXT, KEY_ID, "shop", &LocalKeys).unwrap();
+        let ciphertext_at = sealed.iter().rposition(|&b| b == b':').unwrap() + 1;
+        for end in 0..sealed.len() - 1 {
+            let error = decrypt(&sealed[..end], "shop", &LocalKeys).unwrap_err();
+            let expected = if end >= ciphertext_at && error.kind == SecretsErrorKind::Tampered {
+                SecretsErrorKind::Tampered
+            } else {
+                SecretsErrorKind::Garbled
+            };
+            assert_eq!(error.kind, expected, "cut at {end}: {error}");
+        }
+        let error = decrypt(&sealed[..16], "shop", &LocalKeys).unwrap_err();
+        assert_eq!(error.kind, SecretsErrorKind::Garbled);
+        assert!(error.message.contains("cut short"), "{error}");
+    }
+
+    #[test]
     fn another_stage_cannot_open_the_file() {
         let sealed = encrypt(PLAINTEXT, KEY_ID, "shop", &LocalKeys).unwrap();
         let error = decrypt(&sealed, "shop-staging", &LocalKeys).unwrap_err();
-        assert_eq!(error.error_type, "Hover.SecretsWrongStage");
+        assert_eq!(error.kind, SecretsErrorKind::WrongStage);
         assert!(error.message.contains(KEY_ID), "{}", error.message);
         assert!(
             error.message.contains("stage shop-staging"),
@@ -357,46 +458,46 @@ mod tests {
             (
                 KmsErrorKind::AccessDenied,
                 Format::Legacy,
-                "Hover.SecretsAccessDenied",
+                SecretsErrorKind::AccessDenied,
             ),
             (
                 KmsErrorKind::NotFound,
                 Format::V2,
-                "Hover.SecretsKeyNotFound",
+                SecretsErrorKind::KeyNotFound,
             ),
             (
                 KmsErrorKind::InvalidCiphertext,
                 Format::V2,
-                "Hover.SecretsWrongStage",
+                SecretsErrorKind::WrongStage,
             ),
             (
                 KmsErrorKind::InvalidCiphertext,
                 Format::Legacy,
-                "Hover.SecretsKeyRejected",
+                SecretsErrorKind::KeyRejected,
             ),
             (
                 KmsErrorKind::IncorrectKey,
                 Format::V2,
-                "Hover.SecretsKeyRejected",
+                SecretsErrorKind::KeyRejected,
             ),
             (
                 KmsErrorKind::KeyUnusable,
                 Format::V2,
-                "Hover.SecretsKeyUnusable",
+                SecretsErrorKind::KeyUnusable,
             ),
             (
                 KmsErrorKind::Unavailable,
                 Format::Legacy,
-                "Hover.SecretsKmsUnavailable",
+                SecretsErrorKind::KmsUnavailable,
             ),
         ];
-        for (kind, format, error_type) in cases {
+        for (kind, format, expected) in cases {
             let error = KmsError {
                 kind,
                 detail: "KMS said why".into(),
             };
             let reported = kms_error(error, KEY_ID, "shop", format);
-            assert_eq!(reported.error_type, error_type, "{kind:?}");
+            assert_eq!(reported.kind, expected, "{kind:?}");
             for expected in [KEY_ID, "stage shop", "(KMS said why)"] {
                 assert!(reported.message.contains(expected), "{}", reported.message);
             }
@@ -409,13 +510,13 @@ mod tests {
         let last = sealed.len() - 3;
         sealed[last] = if sealed[last] == b'A' { b'B' } else { b'A' };
         let error = decrypt(&sealed, "shop", &LocalKeys).unwrap_err();
-        assert_eq!(error.error_type, "Hover.SecretsTampered");
+        assert_eq!(error.kind, SecretsErrorKind::Tampered);
     }
 
     #[test]
     fn invalid_dotenv_is_refused_before_encrypting_and_after_decrypting() {
         let error = encrypt(b"A=1\nPASSWORD=top secret\n", KEY_ID, "shop", &LocalKeys).unwrap_err();
-        assert_eq!(error.error_type, "Hover.SecretsInvalidDotenv");
+        assert_eq!(error.kind, SecretsErrorKind::InvalidDotenv);
         assert!(
             error.message.contains("line 2: PASSWORD"),
             "{}",
@@ -441,7 +542,7 @@ mod tests {
         let path = directory.join(".env");
         std::fs::write(&path, b"DB_PASSWORD=hunter2").unwrap();
         let error = load(&path, "shop", || Ok(LocalKeys)).unwrap_err();
-        assert_eq!(error.error_type, "Hover.SecretsGarbled");
+        assert_eq!(error.kind, SecretsErrorKind::Garbled);
         assert!(
             error.message.starts_with(&path.display().to_string()),
             "{}",

@@ -63,7 +63,7 @@ struct Target {
     /// The KMS key id, ARN or alias [default: alias/<stage>-secrets-key].
     #[arg(long)]
     key: Option<String>,
-    /// Where to write the encrypted file [default: stdout].
+    /// Where to write the encrypted file; `-` is stdout [default: stdout].
     #[arg(long, short)]
     output: Option<PathBuf>,
 }
@@ -135,13 +135,55 @@ fn read(input: &PathBuf) -> Result<Zeroizing<Vec<u8>>, String> {
     Ok(bytes)
 }
 
+/// Where output goes: stdout when no file is named or the name is `-`, as for inputs.
+fn destination(output: Option<&PathBuf>) -> Option<&PathBuf> {
+    output.filter(|path| path.as_os_str() != "-")
+}
+
 fn write(output: Option<&PathBuf>, bytes: &[u8]) -> Result<(), String> {
-    match output {
+    match destination(output) {
         Some(path) => std::fs::write(path, bytes)
             .map_err(|error| format!("cannot write {}: {error}", path.display())),
         None => std::io::stdout()
             .write_all(bytes)
             .and_then(|()| std::io::stdout().flush())
             .map_err(|error| format!("cannot write to stdout: {error}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dash_means_stdout_for_output_as_for_input() {
+        let parse = |arguments: &[&str]| match Cli::try_parse_from(arguments).unwrap().command {
+            Command::Encrypt { target, .. } | Command::Reencrypt { target, .. } => target.output,
+            Command::Decrypt { .. } => unreachable!(),
+        };
+        for command in ["encrypt", "reencrypt"] {
+            let dash = parse(&[
+                "hover-secrets",
+                command,
+                "--stage",
+                "s",
+                "-o",
+                "-",
+                "in.env",
+            ]);
+            assert_eq!(destination(dash.as_ref()), None);
+            let none = parse(&["hover-secrets", command, "--stage", "s", "in.env"]);
+            assert_eq!(destination(none.as_ref()), None);
+            let file = parse(&[
+                "hover-secrets",
+                command,
+                "--stage",
+                "s",
+                "-o",
+                "./-",
+                "in.env",
+            ]);
+            assert_eq!(destination(file.as_ref()), Some(&PathBuf::from("./-")));
+        }
     }
 }
