@@ -55,6 +55,9 @@ impl Manifest {
             None | Some(Value::Null) => None,
             Some(Value::Object(details)) => match details.get("id") {
                 None | Some(Value::Null) => None,
+                Some(Value::String(id)) if id.contains('\0') => {
+                    return Err("\"build_details.id\" contains a NUL byte".into());
+                }
                 Some(Value::String(id)) => Some(id.clone()),
                 Some(Value::Number(id)) => Some(id.to_string()),
                 Some(_) => return Err("\"build_details.id\" must be a string or a number".into()),
@@ -208,5 +211,12 @@ mod tests {
             "{message}"
         );
         fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_build_id_with_a_nul_byte_is_refused_as_no_environment_variable_can_hold_it() {
+        let error = Manifest::parse(br#"{"name": "shop", "build_details": {"id": "b\u0000c"}}"#)
+            .unwrap_err();
+        assert_eq!(error, "\"build_details.id\" contains a NUL byte");
     }
 }
