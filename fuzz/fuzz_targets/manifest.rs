@@ -13,5 +13,7 @@ fuzz_target!(|data: &[u8]| {
             assert!(!name.is_empty() && !name.contains(['=', '\0']));
             assert!(!value.contains('\0'));
         }
+        // Exported as HOVER_BUILD_ID.
+        assert!(!manifest.build_id.is_some_and(|id| id.contains('\0')));
     }
 });

@@ -5,10 +5,10 @@
 //! means here what it means on a developer's machine: single quotes are literal; double
 //! quotes take `\"`, `\\`, `\$`, `\f`, `\n`, `\r`, `\t`, `\v` and `${NAME}`; a value whose
 //! first line opens a double quote goes on until the line that closes it (PEM keys); an
-//! unquoted value ends at `#` or whitespace; `export NAME=…` is accepted; a bare `NAME`, alone
-//! on its line, clears an earlier `NAME` of the same file. Loading is immutable, as the original runtime's
-//! `Dotenv::createImmutable` was: a name already in the environment keeps its value, and
-//! `${NAME}` reads the environment as loading has left it so far.
+//! unquoted value ends at `#` or whitespace; `export NAME=…` is accepted; a bare `NAME`,
+//! alone on its line, clears an earlier `NAME` of the same file. Loading is immutable, as
+//! the original runtime's `Dotenv::createImmutable` was: a name already in the environment
+//! keeps its value, and `${NAME}` reads the environment as loading has left it so far.
 //!
 //! Written here rather than taken from a crate: the Rust dotenv crates follow Ruby's or
 //! their own grammar, which differs from phpdotenv's on quoting, escapes and comments.
