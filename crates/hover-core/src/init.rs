@@ -203,6 +203,9 @@ fn first_environment(
     for name in &layered.shadowed {
         log.write(Level::Warn, None, &format!("secrets: {name} is ignored: the manifest, the function's environment or Lambda already sets it"));
     }
+    for (name, line) in &layered.overgrown {
+        log.write(Level::Warn, None, &format!("secrets: line {line}: {name}: its ${{…}} references are left as written: with the environment's values it would grow past {} bytes", dotenv::MAX_RESOLVED_LEN));
+    }
     Ok((layered.variables, secrets.is_some()))
 }
 
@@ -345,6 +348,9 @@ pub struct Environment {
     pub ignored: Vec<String>,
     /// Secrets left out because the manifest or the process environment sets that name.
     pub shadowed: Vec<String>,
+    /// Secrets (name, line) whose `${NAME}` references were left as written: values from
+    /// the environment would have grown them past dotenv's limit.
+    pub overgrown: Vec<(String, usize)>,
 }
 
 /// The environment init exports over the process environment, which `process` looks up.
@@ -409,6 +415,7 @@ pub fn environment(
     let loaded = dotenv::load(secrets, |name| exported(name).or_else(|| process(name)));
     environment.variables.extend(loaded.variables);
     environment.shadowed = loaded.shadowed;
+    environment.overgrown = loaded.overgrown;
     for entry in reserved {
         if !environment.shadowed.contains(&entry.name) {
             environment.shadowed.push(entry.name.clone());
@@ -607,5 +614,24 @@ mod tests {
         for name in ["AWS_BUCKET", "APP_KEY", "DB_HOST", "XAWS_", "HANDLER"] {
             assert!(!is_reserved(name, false), "{name}");
         }
+    }
+
+    #[test]
+    fn a_secret_that_the_environment_would_grow_too_long_is_named() {
+        let manifest = Manifest {
+            name: "shop".into(),
+            environment: Vec::new(),
+            build_id: None,
+        };
+        let secrets = dotenv::parse(b"SMALL=ok\nHUGE=\"${BIG}${BIG}\"\n").unwrap();
+        let big = "x".repeat(dotenv::MAX_RESOLVED_LEN / 2 + 1);
+        let exported = environment(
+            &manifest,
+            Path::new("/s"),
+            &secrets,
+            lookup(&[("BIG", &big)]),
+        );
+        assert_eq!(exported.overgrown, [("HUGE".to_string(), 2)]);
+        assert_eq!(get(&exported, "SMALL"), Some("ok"));
     }
 }
