@@ -20,7 +20,7 @@ use crate::manifest::{Manifest, ManifestError};
 use crate::process;
 use crate::restart::{HANDOFF_VARIABLE, Handoff, Restart};
 use crate::runtime_api::RuntimeApiClient;
-use crate::secrets::{self, SecretsError, SecretsErrorKind, kms::AwsKms};
+use crate::secrets::{self, SecretsError, SecretsErrorKind, aws_kms::AwsKms};
 
 /// Why init failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,9 +11,13 @@ pub mod log;
 pub mod runtime_api;
 
 // Init: settings, the manifest, storage and the environment, settled once per process.
+// (Init and the runtime call KMS: without the `aws` feature, only the parsers and the
+// protocol are built, as the fuzz targets need them.)
 pub mod function_type;
+#[cfg(feature = "aws")]
 pub mod init;
 pub mod manifest;
+#[cfg(feature = "aws")]
 pub mod runtime;
 
 // Secrets: the encrypted dotenv file, opened with KMS and AES.

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use hover_core::secrets::{self, SecretsError, kms::AwsKms};
+use hover_core::secrets::{self, SecretsError, aws_kms::AwsKms};
 use zeroize::Zeroizing;
 
 #[derive(Parser)]

@@ -6,6 +6,8 @@
 //! written anywhere. Every failure is a [`SecretsError`] that says what to do and carries no
 //! secret. The same functions serve the `hover-secrets` tool.
 
+#[cfg(feature = "aws")]
+pub mod aws_kms;
 pub mod cipher;
 pub mod file;
 pub mod kms;
