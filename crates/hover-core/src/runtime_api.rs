@@ -521,6 +521,11 @@ fn is_connection_failure(error: &ureq::Error) -> bool {
     }
 }
 
+/// The scripted Runtime API the test binaries in `tests/` share, for these tests too.
+#[cfg(test)]
+#[path = "../tests/support/mod.rs"]
+mod test_support;
+
 #[cfg(test)]
 mod tests {
     //! These tests talk to a scripted HTTP server on loopback: it stands in for the Runtime
@@ -586,31 +591,11 @@ mod tests {
     }
 
     fn read_request(reader: &mut BufReader<TcpStream>, connection: usize) -> Option<Seen> {
-        let mut request_line = String::new();
-        if reader.read_line(&mut request_line).ok()? == 0 {
-            return None;
-        }
-        let mut headers = Vec::new();
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).ok()?;
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            let (name, value) = line.split_once(':').unwrap();
-            headers.push((name.trim().to_owned(), value.trim().to_owned()));
-        }
-        let length = headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-            .map_or(0, |(_, v)| v.parse().unwrap());
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body).ok()?;
+        let seen = super::test_support::read_request(reader)?;
         Some(Seen {
-            request_line: request_line.trim_end().to_owned(),
-            headers,
-            body,
+            request_line: seen.request_line,
+            headers: seen.headers,
+            body: seen.body,
             connection,
         })
     }
