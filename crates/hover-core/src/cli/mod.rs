@@ -163,19 +163,21 @@ pub enum Side {
 pub fn run<A: RuntimeApi>(invocations: &Invocations<A>, command: &Command) -> Side {
     let request_id = &command.context.request_id;
     let log = invocations.log();
-    let failed = |message: String| {
+    let fail = |message: String| {
         invocations.finish(
             request_id,
             Answer::Error(ErrorResponse::new(ErrorType::CommandFailed, message)),
         );
-        Side::Runtime
     };
     let mut child = match spare::take_handed(request_id) {
         Some(child) => child,
         None => match fork_now(&command.line) {
             Ok(Forked::Child) => return Side::Command,
             Ok(Forked::Parent(child)) => child,
-            Err(message) => return failed(message),
+            Err(message) => {
+                fail(message);
+                return Side::Runtime;
+            }
         },
     };
     let mut output = CommandOutput::default();
@@ -188,26 +190,38 @@ pub fn run<A: RuntimeApi>(invocations: &Invocations<A>, command: &Command) -> Si
     });
     lines.finish(|line| batch.push(line));
     batch.write(log, request_id);
-    let elapsed = invocations.elapsed(request_id).unwrap_or_default();
-    let status = match ended {
+    match ended {
         Ok(Ended::Stopped) => {
             let last = output.last(QUOTED_OUTPUT);
             invocations.update(request_id, |answers: &mut CommandAnswers| {
                 answers.last_output = last;
             });
             invocations.stop(request_id, false);
-            drop(child);
-            stop_what_commands_left();
-            return Side::Runtime;
         }
-        Ok(ended) => ended.shell_status().unwrap_or(255),
-        Err(error) => {
-            return failed(format!(
-                "lost track of the process running {}: {error}",
-                quoted(&command.line)
-            ));
-        }
-    };
+        Ok(ended) => answer_exit(invocations, command, ended, output),
+        Err(error) => fail(format!(
+            "lost track of the process running {}: {error}",
+            quoted(&command.line)
+        )),
+    }
+    // Answered: now what is left of the process (the kernel may still be tearing it
+    // down) is killed, and so is what it started outside its group.
+    drop(child);
+    stop_what_commands_left();
+    Side::Runtime
+}
+
+/// Answers a command that ended by itself with its status and output, and logs both.
+fn answer_exit<A: RuntimeApi>(
+    invocations: &Invocations<A>,
+    command: &Command,
+    ended: Ended,
+    output: CommandOutput,
+) {
+    let request_id = &command.context.request_id;
+    let log = invocations.log();
+    let status = ended.shell_status().unwrap_or(255);
+    let elapsed = invocations.elapsed(request_id).unwrap_or_default();
     log.write(
         Level::Info,
         Some(request_id),
@@ -237,9 +251,4 @@ pub fn run<A: RuntimeApi>(invocations: &Invocations<A>, command: &Command) -> Si
             "the command finished after its invocation was answered",
         );
     }
-    // Answered: now what is left of the process (the kernel may still be tearing it
-    // down) is killed, and so is what it started outside its group.
-    drop(child);
-    stop_what_commands_left();
-    Side::Runtime
 }
