@@ -401,6 +401,12 @@ impl Master {
                         });
                     }
                     Err(rustix::io::Errno::INTR) => continue,
+                    Err(rustix::io::Errno::CHILD) => {
+                        // Another master's start cleared it away as a leftover
+                        // (`clear_leftovers`): its pid is not to be signalled any more.
+                        self.reaped = true;
+                        break Some("ended, and was reaped elsewhere".to_owned());
+                    }
                     Err(error) => break Some(format!("cannot be waited for: {error}")),
                 }
             };
