@@ -27,6 +27,9 @@ pub mod secrets;
 // Function types: what each does with an invocation.
 pub mod cli;
 
+// HTTP: php-fpm over FastCGI.
+pub mod fastcgi;
+
 // Process control: commands in forks of the runtime, and restarts in place.
 pub mod process;
 pub mod restart;
