@@ -41,6 +41,7 @@ const STDIN: u8 = 5;
 const STDOUT: u8 = 6;
 const STDERR: u8 = 7;
 
+const BEGIN_REQUEST_BODY_LEN: usize = 8;
 const RESPONDER: u16 = 1;
 /// BEGIN_REQUEST's flags: without `FCGI_KEEP_CONN`, php-fpm closes the connection after
 /// its answer.
@@ -59,6 +60,7 @@ const CONNECT_RETRY: Duration = Duration::from_millis(1);
 pub struct Request<'a, N, V> {
     /// Names and values, sent in this order.
     pub params: &'a [(N, V)],
+    /// The body, as `CONTENT_LENGTH` says.
     pub stdin: &'a [u8],
 }
 
@@ -85,11 +87,12 @@ pub enum Stage {
     Receiving,
 }
 
+/// Why a request got no response.
 #[derive(Debug)]
 pub enum FastCgiError {
     /// The socket could not be connected to: php-fpm is not running, or not listening yet.
     Connect(io::Error),
-    /// The deadline passed.
+    /// The deadline passed. A request that was sent may still be running in php-fpm.
     Timeout { stage: Stage },
     /// Reading from or writing to the connection failed.
     Io(io::Error),
@@ -182,6 +185,12 @@ impl FastCgiClient {
         max_stdout: usize,
         on_stderr: &mut dyn FnMut(&[u8]),
     ) -> Result<Response, FastCgiError> {
+        // Too late already: php-fpm would run a request that nobody waits for.
+        if Instant::now() >= deadline {
+            return Err(FastCgiError::Timeout {
+                stage: Stage::Connecting,
+            });
+        }
         let mut unsent = encode_request(&mut self.records, request.params, request.stdin)?;
         let socket = connect(&self.address, deadline)?;
         let mut reader = ResponseReader::new(max_stdout, on_stderr);
@@ -205,7 +214,7 @@ fn encode_request<'r, N: AsRef<[u8]>, V: AsRef<[u8]>>(
     stdin: &'r [u8],
 ) -> Result<Vec<IoSlice<'r>>, FastCgiError> {
     records.clear();
-    push_header(records, BEGIN_REQUEST, 8);
+    push_header(records, BEGIN_REQUEST, BEGIN_REQUEST_BODY_LEN);
     records.extend_from_slice(&RESPONDER.to_be_bytes());
     records.extend_from_slice(&[CLOSE_AFTER_REQUEST, 0, 0, 0, 0, 0]);
     push_params(records, params)?;
@@ -1019,6 +1028,25 @@ mod tests {
             "{error:?}"
         );
         assert!(started.elapsed() >= Duration::from_millis(95));
+    }
+
+    #[test]
+    fn a_deadline_already_past_connects_to_nothing() {
+        let path = socket_path("late");
+        let listener = UnixListener::bind(&path).unwrap();
+        let error = send(&path, &[], b"", Duration::ZERO).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                FastCgiError::Timeout {
+                    stage: Stage::Connecting
+                }
+            ),
+            "{error:?}"
+        );
+        listener.set_nonblocking(true).unwrap();
+        let accepted = listener.accept().map(|_| ()).map_err(|e| e.kind());
+        assert_eq!(accepted, Err(io::ErrorKind::WouldBlock));
     }
 
     /// A server that accepts and then does nothing until told to let go.
