@@ -27,7 +27,8 @@ pub mod secrets;
 // Function types: what each does with an invocation.
 pub mod cli;
 
-// HTTP: php-fpm, supervised.
+// HTTP: php-fpm, supervised, and the FastCGI client that talks to it.
+pub mod fastcgi;
 pub mod fpm;
 
 // Process control: commands in forks of the runtime, and restarts in place.
