@@ -26,6 +26,7 @@ pub mod secrets;
 
 // Function types: what each does with an invocation.
 pub mod cli;
+pub mod http;
 
 // Process control: commands in forks of the runtime, and restarts in place.
 pub mod process;
