@@ -2,3 +2,4 @@
 //! CGI output turned into the response each source expects.
 
 pub mod event;
+pub mod response;
