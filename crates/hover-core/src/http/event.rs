@@ -174,14 +174,24 @@ pub fn parse_event(
     };
     let method = request_method(&method.0)?;
     let body = request_body(&event)?;
+    let query = query_string(&event, source);
+    // Taken as is from v2 and ALB events; no HTTP request line can hold these.
+    if !is_clean_value(&query) {
+        return Err(invalid(
+            "the query string holds a NUL, CR or LF, which no HTTP request can".to_owned(),
+        ));
+    }
     let params = request_params(
         &event,
         source,
         &method,
+        query,
         body.len(),
-        script,
-        request_id,
-        trace_id,
+        &Invocation {
+            script,
+            request_id,
+            trace_id,
+        },
     );
     Ok(Event::Request(HttpRequest {
         source,
@@ -287,15 +297,21 @@ fn request_body(event: &RawEvent) -> Result<Vec<u8>, ErrorResponse> {
     }
 }
 
+/// What the params say besides the request: the process's script, the invocation's ids.
+struct Invocation<'i> {
+    script: &'i Script,
+    request_id: &'i str,
+    trace_id: Option<&'i str>,
+}
+
 /// Every CGI param of a request.
 fn request_params(
     event: &RawEvent,
     source: Source,
     method: &str,
+    query: String,
     content_length: usize,
-    script: &Script,
-    request_id: &str,
-    trace_id: Option<&str>,
+    invocation: &Invocation,
 ) -> Vec<(Cow<'static, str>, String)> {
     let context = event.request_context.as_ref();
     let cookies = event
@@ -376,7 +392,6 @@ fn request_params(
     }
     .map_or("", |path| path.0.as_ref());
     let path = request_path(raw_path);
-    let query = query_string(event, source);
     let request_uri = if query.is_empty() {
         path.clone().into_owned()
     } else {
@@ -402,16 +417,16 @@ fn request_params(
     if let Some(remote_addr) = remote_addr {
         add("REMOTE_ADDR", remote_addr.to_owned());
     }
-    add("SCRIPT_FILENAME", script.filename.clone());
+    add("SCRIPT_FILENAME", invocation.script.filename.clone());
     add("SCRIPT_NAME", SCRIPT_NAME.to_owned());
-    add("DOCUMENT_ROOT", script.document_root.clone());
+    add("DOCUMENT_ROOT", invocation.script.document_root.clone());
     add("DOCUMENT_URI", path.into_owned());
     add("REQUEST_URI", request_uri);
     add("QUERY_STRING", query);
     add("CONTENT_LENGTH", content_length.to_string());
     add("REDIRECT_STATUS", "200".to_owned());
-    add("LAMBDA_REQUEST_ID", request_id.to_owned());
-    if let Some(trace_id) = trace_id {
+    add("LAMBDA_REQUEST_ID", invocation.request_id.to_owned());
+    if let Some(trace_id) = invocation.trace_id {
         add("_X_AMZN_TRACE_ID", trace_id.to_owned());
     }
     params.extend(
@@ -1294,6 +1309,18 @@ mod tests {
             request.param("REQUEST_URI"),
             Some("/?b=2&a=1&a=%2F&flag&x=%zz")
         );
+        for query in ["a=1\r\nX: y", "a=\n", "a=\u{0}"] {
+            let message = error(v2(json!({"rawQueryString": query})).to_string().as_bytes());
+            assert_eq!(
+                message,
+                "the query string holds a NUL, CR or LF, which no HTTP request can"
+            );
+            let event = alb(json!({"queryStringParameters": {"a": query}}));
+            assert_eq!(error(event.to_string().as_bytes()), message);
+        }
+        // v1's are encoded.
+        let request = request_from(v1(json!({"queryStringParameters": {"a": "1\r\n\u{0}"}})));
+        assert_eq!(request.param("QUERY_STRING"), Some("a=1%0D%0A%00"));
         let request = request_from(v2(json!({"rawQueryString": null})));
         assert_eq!(request.param("QUERY_STRING"), Some(""));
         assert_eq!(request.param("REQUEST_URI"), Some("/"));
