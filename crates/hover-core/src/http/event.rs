@@ -4,9 +4,14 @@
 //!
 //! The event is parsed in one pass into small typed structs that borrow its strings (only
 //! strings with JSON escapes are copied), never into a `serde_json::Value` tree: this runs
-//! on every request, within a budget of tens of microseconds. Nothing in the event is
-//! trusted: header names become param names only when they are plain (`[A-Za-z0-9-]+`),
-//! and a value that could cut or split a line (NUL, CR, LF) never reaches php-fpm.
+//! on every request, within a budget of tens of microseconds (measured once, in release on
+//! a shared 2-core builder: a median of 8 µs for the REST API sample of 20 headers, 3.5 µs
+//! for the HTTP API one). Keep allocations low: two per header (its param's name and
+//! value), none for the strings read.
+//!
+//! Nothing in the event is trusted: header names become param names only when they are
+//! plain (`[A-Za-z0-9-]+`), and a value that could cut or split a line (NUL, CR, LF) never
+//! reaches php-fpm.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -52,8 +57,15 @@ pub struct HttpRequest {
     pub source: Source,
     /// A `HEAD` request: the response has no body.
     pub is_head: bool,
-    /// The CGI params as (name, value): the same ones nginx sends, plus `LAMBDA_REQUEST_ID`
-    /// and `_X_AMZN_TRACE_ID`. Each name appears once.
+    /// The CGI params as (name, value), each name once, as nginx's `fastcgi_params` would
+    /// send them: `GATEWAY_INTERFACE` (`CGI/1.1`), `SERVER_SOFTWARE` (`hover`),
+    /// `SERVER_PROTOCOL`, `REQUEST_METHOD`, `HTTPS` (`on`, only when HTTPS),
+    /// `REQUEST_SCHEME`, `SERVER_NAME`, `SERVER_PORT`, `REMOTE_ADDR` (when known),
+    /// `SCRIPT_FILENAME`, `SCRIPT_NAME`, `DOCUMENT_ROOT`, `DOCUMENT_URI` (the encoded path),
+    /// `REQUEST_URI`, `QUERY_STRING` (empty when none), `CONTENT_LENGTH` (always, `0`
+    /// without a body), `CONTENT_TYPE` (only with the header), `REDIRECT_STATUS` (`200`),
+    /// then the invocation's `LAMBDA_REQUEST_ID` and `_X_AMZN_TRACE_ID` (when given), and
+    /// one `HTTP_*` per request header, sorted. Values never hold NUL, CR or LF.
     pub params: Vec<(Cow<'static, str>, String)>,
     /// The body, base64-decoded when the event says so; `CONTENT_LENGTH` is its length.
     pub body: Vec<u8>,
