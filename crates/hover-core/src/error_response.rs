@@ -9,6 +9,9 @@ use serde::Serialize;
 pub enum ErrorType {
     /// The event is not what the function type takes.
     InvalidEvent,
+    /// php-fpm's output is not a CGI response (no blank line after the headers, a
+    /// malformed header line or status).
+    InvalidResponse,
     /// The Runtime API sent an invocation without a usable deadline.
     InvalidInvocation,
     /// A command was still running at its stop point.
@@ -31,6 +34,7 @@ impl ErrorType {
     pub fn code(self) -> &'static str {
         match self {
             Self::InvalidEvent => "Hover.InvalidEvent",
+            Self::InvalidResponse => "Hover.InvalidResponse",
             Self::InvalidInvocation => "Hover.InvalidInvocation",
             Self::CommandTimeout => "Hover.CommandTimeout",
             Self::CommandFailed => "Hover.CommandFailed",
