@@ -27,6 +27,10 @@ pub mod secrets;
 // Function types: what each does with an invocation.
 pub mod cli;
 
+// HTTP: the warmer, which keeps containers warm by invoking its own function.
+#[cfg(feature = "aws")]
+pub mod warmer;
+
 // Process control: commands in forks of the runtime, and restarts in place.
 pub mod process;
 pub mod restart;
