@@ -137,7 +137,7 @@ fn fan_out(function: &str, pings: u32, stop_at: Instant) -> Vec<Result<(), Strin
             return vec![Err(reason); pings as usize];
         }
     };
-    runtime.block_on(async {
+    let outcomes = runtime.block_on(async {
         let shared_config = aws_config::defaults(BehaviorVersion::latest()).load().await;
         // No retries: a ping retried after a throttle or an error would land when the others
         // are done, on a container they already warmed.
@@ -154,7 +154,11 @@ fn fan_out(function: &str, pings: u32, stop_at: Instant) -> Vec<Result<(), Strin
             in_flight.spawn(ping(client.clone(), function.to_owned()));
         }
         in_flight.join_all().await
-    })
+    });
+    // Not dropped, which would wait for its blocking threads: a name lookup that hangs (the
+    // HTTP client resolves names on one) finishes on its own, after the stop point.
+    runtime.shutdown_background();
+    outcomes
 }
 
 /// One ping; why it failed if it did.
