@@ -32,6 +32,10 @@ pub mod http;
 pub mod fastcgi;
 pub mod fpm;
 
+// HTTP: the warmer, which keeps containers warm by invoking its own function.
+#[cfg(feature = "aws")]
+pub mod warmer;
+
 // Process control: commands in forks of the runtime, and restarts in place.
 pub mod process;
 pub mod restart;
