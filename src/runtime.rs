@@ -14,11 +14,11 @@ use std::sync::OnceLock;
 use ext_php_rs::boxed::ZBox;
 use ext_php_rs::flags::ClassFlags;
 use ext_php_rs::prelude::*;
-use ext_php_rs::types::ZendHashTable;
+use ext_php_rs::types::{ZendCallable, ZendHashTable};
 use ext_php_rs::zend::ce;
 use hover_core::cli;
 use hover_core::log::Level;
-use hover_core::runtime::Runtime;
+use hover_core::runtime::{HttpStopped, Runtime};
 
 use crate::cli_invocation::PhpCliInvocation;
 use crate::panic_message;
@@ -60,7 +60,8 @@ impl PhpRuntime {
         if let Some(runtime) = booted() {
             return Ok(Self { runtime });
         }
-        let runtime = match catch_unwind(Runtime::boot) {
+        let php_version = php_version();
+        let runtime = match catch_unwind(|| Runtime::boot(&php_version)) {
             Ok(Ok(runtime)) => runtime,
             Ok(Err(error)) => {
                 return Err(PhpException::from_class::<InitException>(format!(
@@ -117,11 +118,16 @@ impl PhpRuntime {
         self.runtime.manifest().name.clone()
     }
 
-    /// Whether Laravel's configuration should be cached to a file now: on a first start
-    /// without secrets (the cache would hold them in plaintext on disk); a process
-    /// restarted in place has its cache already.
+    /// Whether Laravel's configuration should be cached to a file now: on a first start (a
+    /// process restarted in place has its cache already).
     pub fn should_cache_configuration(&self) -> bool {
         self.runtime.should_cache_configuration()
+    }
+
+    /// The names of the variables the secrets file set: the config cache must not hold
+    /// their values.
+    pub fn secret_names(&self) -> Vec<String> {
+        self.runtime.secret_names().to_vec()
     }
 
     /// Whether a secrets file was loaded.
@@ -148,6 +154,24 @@ impl PhpRuntime {
         self.runtime.report_init_error(&errorType, &message);
     }
 
+    /// Serves HTTP invocations through php-fpm, which runs `frontController` for each,
+    /// until the Runtime API fails (`Hover\\RuntimeApiException`) or php-fpm never gets
+    /// ready (`Hover\\InitException`, reported to `/init/error`). Init ends here.
+    pub fn serve_http(&self, frontController: String) -> PhpResult<()> {
+        match self.runtime.serve_http(&frontController) {
+            HttpStopped::InitFailed => Err(PhpException::from_class::<InitException>(
+                "php-fpm did not start".to_owned(),
+            )),
+            HttpStopped::RuntimeApi(error) => {
+                self.runtime
+                    .log(Level::Error, None, &format!("{error}; the runtime stops"));
+                Err(PhpException::from_class::<RuntimeApiException>(
+                    error.to_string(),
+                ))
+            }
+        }
+    }
+
     /// Waits for the next CLI invocation; malformed events are answered natively meanwhile.
     /// The first call ends init: from then on, PHP's end answers the invocation in flight
     /// instead of reporting an init error.
@@ -160,4 +184,14 @@ impl PhpRuntime {
         })?;
         Ok(PhpCliInvocation::new(self.runtime, command))
     }
+}
+
+/// The running PHP's `major.minor` (php-fpm's must be the same), from `phpversion()`.
+fn php_version() -> String {
+    let full = ZendCallable::try_from_name("phpversion")
+        .ok()
+        .and_then(|phpversion| phpversion.try_call(vec![]).ok())
+        .and_then(|version| version.string())
+        .unwrap_or_default();
+    full.split('.').take(2).collect::<Vec<_>>().join(".")
 }

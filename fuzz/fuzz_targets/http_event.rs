@@ -34,6 +34,7 @@ fuzz_target!(|data: &[u8]| {
     let script = Script {
         filename: "/opt/hover/index.php".into(),
         document_root: "/var/task/public".into(),
+        storage_path: "/tmp/storage".into(),
     };
     match parse_event(data, &script, "request-id", Some("Root=1-trace")) {
         Ok(Event::Request(request)) => {

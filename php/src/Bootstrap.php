@@ -5,7 +5,6 @@ declare(strict_types=1);
 namespace Hover;
 
 use Hover\Cli\CommandHandler;
-use Illuminate\Contracts\Console\Kernel;
 use RuntimeException;
 use Throwable;
 
@@ -39,6 +38,8 @@ final class Bootstrap
             $handler->serve();
         } catch (RuntimeApiException $e) {
             return 1; // The Runtime API is gone; the extension has logged why.
+        } catch (InitException $e) {
+            return 1; // php-fpm never got ready: reported to /init/error by the extension.
         }
 
         return 0;
@@ -61,24 +62,19 @@ final class Bootstrap
         }
     }
 
-    private static function handlerFor(Runtime $runtime): CommandHandler
+    private static function handlerFor(Runtime $runtime): Cli\CommandHandler|Http\HttpHandler
     {
         $type = $runtime->functionType();
+        if ($type === 'http') {
+            return new Http\HttpHandler($runtime);
+        }
         if ($type !== 'cli') {
             throw new RuntimeException("the {$type} function type is not served by this version of the runtime");
         }
         $laravel = new LaravelApplication($runtime);
         $app = $laravel->create();
+        $laravel->bootstrapAndCacheConfiguration($app);
         $handler = new CommandHandler($runtime, $app);
-        if ($runtime->shouldCacheConfiguration()) {
-            try {
-                $laravel->cacheConfiguration($app->make(Kernel::class));
-            } catch (Throwable $e) {
-                // The original runtime served on without the cache; so does this one.
-                $runtime->logWarning('the configuration could not be cached, the application reads it from its files: '
-                    . $e->getMessage());
-            }
-        }
         $handler->prepareForForking();
 
         return $handler;

@@ -35,60 +35,33 @@ final class LaravelApplication
     }
 
     /**
-     * Caches the configuration as the original runtime did, with Laravel's own
-     * `config:cache`: the file goes where APP_CONFIG_CACHE points, under the storage path,
-     * for every later PHP process of this container (restarts, php-fpm workers).
-     *
-     * The command builds applications of its own whose handlers and statics cannot be
-     * undone in-process, so it runs in a fork of the bootstrapped application, which is the
-     * fastest way to run it. The child ends with SIGKILL, never destructing the objects it
-     * shares with the parent (a connection opened while booting would be closed under the
-     * parent). Without pcntl it runs as `php artisan config:cache`, as the original did.
+     * Bootstraps `$app` as the console does (as `config:cache` bootstraps the application
+     * it caches) and caches its configuration as the original runtime did, for every later
+     * PHP process of this container (php-fpm's workers, restarts, `--env` commands). A
+     * cache left by an earlier start of this container is removed first, so the
+     * configuration is read from the files.
      */
-    public function cacheConfiguration(Kernel $kernel): void
+    public function bootstrapAndCacheConfiguration(Application $app): void
     {
-        if (!function_exists('pcntl_fork') || !function_exists('posix_kill')) {
-            $this->runArtisanConfigCache();
+        if (!$this->runtime->shouldCacheConfiguration()) {
+            $app->make(Kernel::class)->bootstrap();
 
             return;
         }
-        [$parentEnd, $childEnd] = stream_socket_pair(STREAM_PF_UNIX, STREAM_SOCK_STREAM, STREAM_IPPROTO_IP);
-        $pid = pcntl_fork();
-        if ($pid === -1) {
-            throw new RuntimeException('cannot fork to run config:cache: ' . pcntl_strerror(pcntl_get_last_error()));
+        if (is_file($cached = $app->getCachedConfigPath())) {
+            unlink($cached);
         }
-        if ($pid === 0) {
-            fclose($parentEnd);
-            try {
-                $status = $kernel->call('config:cache');
-                $report = $status === 0
-                    ? 'ok'
-                    : "config:cache failed with status {$status}: " . trim($kernel->output());
-            } catch (Throwable $e) {
-                $report = 'config:cache failed: ' . $e->getMessage();
-            }
-            fwrite($childEnd, $report);
-            fclose($childEnd);
-            posix_kill(posix_getpid(), SIGKILL);
+        $app->make(Kernel::class)->bootstrap();
+        try {
+            $refused = (new ConfigCache($app, $this->runtime->secretNames()))->write();
+        } catch (Throwable $e) {
+            $refused = $e->getMessage();
         }
-        fclose($childEnd);
-        $report = stream_get_contents($parentEnd);
-        fclose($parentEnd);
-        pcntl_waitpid($pid, $status);
-        if ($report !== 'ok') {
-            throw new RuntimeException($report !== '' ? $report : "config:cache died (wait status {$status})");
-        }
-    }
-
-    private function runArtisanConfigCache(): void
-    {
-        $command = [PHP_BINARY, "{$this->basePath}/artisan", 'config:cache', '--no-interaction'];
-        $descriptors = [0 => ['file', '/dev/null', 'r'], 1 => ['pipe', 'w'], 2 => ['redirect', 1]];
-        $process = proc_open($command, $descriptors, $pipes);
-        $output = stream_get_contents($pipes[1]);
-        $status = proc_close($process);
-        if ($status !== 0) {
-            throw new RuntimeException("php artisan config:cache failed with status {$status}: " . trim($output));
+        if ($refused !== null) {
+            // The original runtime served on without the cache; so does this one.
+            $this->runtime->logWarning(
+                "the configuration is not cached, the application reads it from its files: {$refused}"
+            );
         }
     }
 

@@ -65,11 +65,15 @@ final class Runtime
     }
 
     /**
-     * Whether Laravel's configuration should be cached to a file now: on a first start
-     * without secrets (the cache would hold their values in plaintext on disk). A process
-     * restarted in place has the cache its first start made.
+     * Whether Laravel's configuration should be cached to a file now: on a first start. A
+     * process restarted in place has the cache its first start made.
      */
     public function shouldCacheConfiguration(): bool
+    {
+    }
+
+    /** @return list<string> the variables the secrets file set, which the config cache must not hold */
+    public function secretNames(): array
     {
     }
 
@@ -90,6 +94,17 @@ final class Runtime
 
     /** Reports a failure of the PHP side of init to /init/error. */
     public function reportInitError(string $errorType, string $message): void
+    {
+    }
+
+    /**
+     * Serves HTTP invocations through php-fpm, which runs $frontController for each, until
+     * the Runtime API fails. Init ends here, once php-fpm accepts connections.
+     *
+     * @throws RuntimeApiException when the Runtime API fails
+     * @throws InitException when php-fpm never got ready (reported to /init/error)
+     */
+    public function serveHttp(string $frontController): void
     {
     }
 

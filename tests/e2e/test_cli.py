@@ -162,14 +162,15 @@ def test_laravels_cache_files_go_under_the_storage_path(cli):
     assert not list((ROOT / "example-app" / "bootstrap" / "cache").glob("*.php")), "the app directory stays untouched"
 
 
-def test_without_pcntl_the_configuration_is_cached_by_an_artisan_subprocess(start_runtime, tmp_path):
+def test_the_configuration_is_cached_from_the_booted_application_without_a_fork(start_runtime, tmp_path):
     ini = tmp_path / "ini"
     ini.mkdir()
     (ini / "no-fork.ini").write_text("disable_functions = pcntl_fork\n")
     runtime = start_runtime(PHP_INI_SCAN_DIR=f":{ini}")
-    assert runtime.command("hover:greet Subprocess") == (0, "Hello, Subprocess!\n")
-    assert (runtime.storage / "bootstrap" / "cache" / "config.php").is_file()
-    assert "could not be cached" not in runtime.log()
+    assert runtime.command("hover:greet Cached") == (0, "Hello, Cached!\n")
+    cache = runtime.storage / "bootstrap" / "cache" / "config.php"
+    assert "not cached" not in runtime.log()
+    assert "'name' => 'Hover Example'" in cache.read_text()
 
 
 def test_json_log_format_gives_one_object_per_record(start_runtime):
@@ -205,15 +206,15 @@ def test_a_configuration_that_cannot_be_cached_is_served_uncached_with_a_warning
     (app / "config" / "closures.php").write_text("<?php\n\nreturn ['greeter' => fn () => 'hi'];\n")
     runtime = start_runtime(LAMBDA_TASK_ROOT=app)
     assert runtime.command("hover:greet Uncached") == (0, "Hello, Uncached!\n")
-    assert "WARN\tthe configuration could not be cached, the application reads it from its files: " in runtime.log()
+    assert "WARN\tthe configuration is not cached, the application reads it from its files: the configuration is not serializable" in runtime.log()
     assert not (runtime.storage / "bootstrap" / "cache" / "config.php").exists()
 
 
 def test_a_function_type_this_version_does_not_serve_is_an_init_error(start_runtime):
-    runtime = start_runtime(AWS_LAMBDA_FUNCTION_NAME="example-production-http")
+    runtime = start_runtime(AWS_LAMBDA_FUNCTION_NAME="example-production-queue")
     status, response = runtime.invoke_raw(b"{}")
     assert response["errorType"] == "Hover.BootstrapFailed", response
-    assert "the http function type is not served by this version of the runtime" in response["errorMessage"]
+    assert "the queue function type is not served by this version of the runtime" in response["errorMessage"]
 
 
 def test_an_unreachable_runtime_api_ends_the_process_with_a_clear_message(tmp_path):

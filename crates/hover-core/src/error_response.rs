@@ -18,6 +18,11 @@ pub enum ErrorType {
     CommandTimeout,
     /// A command could not be run (no fork, or lost track of its process).
     CommandFailed,
+    /// An HTTP request was still running at its stop point.
+    RequestTimeout,
+    /// php-fpm failed a request: it could not be reached, broke the protocol, or its worker
+    /// died mid-request.
+    PhpFpmFailed,
     /// The runtime's own PHP ended in the middle of an invocation.
     RuntimeExited,
     /// Lambda refused the response as too large.
@@ -38,6 +43,8 @@ impl ErrorType {
             Self::InvalidInvocation => "Hover.InvalidInvocation",
             Self::CommandTimeout => "Hover.CommandTimeout",
             Self::CommandFailed => "Hover.CommandFailed",
+            Self::RequestTimeout => "Hover.RequestTimeout",
+            Self::PhpFpmFailed => "Hover.PhpFpmFailed",
             Self::RuntimeExited => "Hover.RuntimeExited",
             Self::ResponseTooLarge => "Hover.ResponseTooLarge",
             Self::InternalError => "Hover.InternalError",

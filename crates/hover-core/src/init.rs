@@ -37,6 +37,8 @@ pub enum InitErrorKind {
     ProcessUnreadable,
     /// The secrets file failed, in this way.
     Secrets(SecretsErrorKind),
+    /// php-fpm could not be started, or never accepted connections.
+    PhpFpm,
 }
 
 impl InitErrorKind {
@@ -50,6 +52,7 @@ impl InitErrorKind {
             Self::UnsafeThreads => "Hover.UnsafeThreads",
             Self::ProcessUnreadable => "Hover.InitFailed",
             Self::Secrets(kind) => kind.error_type(),
+            Self::PhpFpm => "Hover.PhpFpmFailed",
         }
     }
 }
@@ -62,7 +65,7 @@ pub struct InitError {
 }
 
 impl InitError {
-    fn new(kind: InitErrorKind, message: impl Into<String>) -> Self {
+    pub fn new(kind: InitErrorKind, message: impl Into<String>) -> Self {
         Self {
             kind,
             message: message.into(),
@@ -93,6 +96,8 @@ pub struct Settled {
     pub environment: Variables,
     /// Whether a secrets file was loaded, whose values Laravel's config cache would hold.
     pub has_secrets: bool,
+    /// The variables the secrets set (on a first start; a restart does not need them).
+    pub secret_names: Vec<String>,
     pub log: LogFormat,
     pub api: RuntimeApiClient,
     /// How to restart in place, with the environment as init left it.
@@ -118,7 +123,7 @@ pub fn run(log: LogFormat) -> Result<Settled, InitError> {
     let handoff = std::env::var(HANDOFF_VARIABLE)
         .ok()
         .map(|text| Handoff::for_this_process(&text));
-    let (environment, has_secrets, restarted) = match handoff {
+    let (environment, secret_names, has_secrets, restarted) = match handoff {
         Some(Some(handoff)) => {
             let variables = handoff
                 .exported
@@ -137,14 +142,20 @@ pub fn run(log: LogFormat) -> Result<Settled, InitError> {
                     handoff.restarts + 1
                 ),
             );
-            (variables, handoff.has_secrets, Some(handoff.restarts))
+            (
+                variables,
+                Vec::new(),
+                handoff.has_secrets,
+                Some(handoff.restarts),
+            )
         }
         // Absent, or set by something other than this process's previous image: a first
         // start, and the stray variable goes.
         other => {
-            let (variables, has_secrets) = first_environment(&settings, &manifest, log)?;
+            let (variables, secret_names, has_secrets) =
+                first_environment(&settings, &manifest, log)?;
             set_environment(&variables, other.is_some())?;
-            (variables, has_secrets, None)
+            (variables, secret_names, has_secrets, None)
         }
     };
     let restart = Restart::capture().map_err(|error| {
@@ -159,6 +170,7 @@ pub fn run(log: LogFormat) -> Result<Settled, InitError> {
         manifest,
         environment,
         has_secrets,
+        secret_names,
         log,
         api,
         restart,
@@ -171,7 +183,7 @@ fn first_environment(
     settings: &Settings,
     manifest: &Manifest,
     log: LogFormat,
-) -> Result<(Variables, bool), InitError> {
+) -> Result<(Variables, Vec<String>, bool), InitError> {
     let started = Instant::now();
     let secrets = secrets::load(
         &settings.secrets_path(),
@@ -206,7 +218,7 @@ fn first_environment(
     for (name, line) in &layered.overgrown {
         log.write(Level::Warn, None, &format!("secrets: line {line}: {name}: its ${{…}} references are left as written: with the environment's values it would grow past {} bytes", dotenv::MAX_RESOLVED_LEN));
     }
-    Ok((layered.variables, secrets.is_some()))
+    Ok((layered.variables, layered.secret_names, secrets.is_some()))
 }
 
 /// Sets `variables` in the process environment, and removes the restart handoff when
@@ -351,6 +363,8 @@ pub struct Environment {
     /// Secrets (name, line) whose `${NAME}` references were left as written: values from
     /// the environment would have grown them past dotenv's limit.
     pub overgrown: Vec<(String, usize)>,
+    /// The names of the variables the secrets set, in `variables`.
+    pub secret_names: Vec<String>,
 }
 
 /// The environment init exports over the process environment, which `process` looks up.
@@ -413,6 +427,11 @@ pub fn environment(
         .iter()
         .partition(|entry| is_reserved(&entry.name, false));
     let loaded = dotenv::load(secrets, |name| exported(name).or_else(|| process(name)));
+    environment.secret_names = loaded
+        .variables
+        .iter()
+        .map(|(name, _)| name.clone())
+        .collect();
     environment.variables.extend(loaded.variables);
     environment.shadowed = loaded.shadowed;
     environment.overgrown = loaded.overgrown;

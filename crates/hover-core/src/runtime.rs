@@ -6,25 +6,30 @@
 //! the application boots); during an invocation, an answer for it and a restart in place;
 //! otherwise nothing.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use zeroize::Zeroizing;
 
 use crate::cli;
 use crate::error_response::{ErrorResponse, ErrorType};
-use crate::init::{self, InitError, Settings, Settled};
+use crate::function_type::FunctionType;
+use crate::http::{HttpFunction, Script};
+use crate::init::{self, InitError, InitErrorKind, Settings, Settled};
 use crate::invocation::{Invocations, SystemClock};
 use crate::log::{Level, LogFormat};
 use crate::manifest::Manifest;
 use crate::process;
 use crate::restart::{Handoff, ProcessIdentity, Restart};
-use crate::runtime_api::RuntimeApiClient;
+use crate::runtime_api::{RuntimeApiClient, RuntimeApiError};
 
 pub struct Runtime {
     settings: Settings,
     manifest: Manifest,
     environment: Vec<(String, Zeroizing<String>)>,
     has_secrets: bool,
+    secret_names: Vec<String>,
     log: LogFormat,
     restart: Restart,
     restarted: Option<u32>,
@@ -33,6 +38,17 @@ pub struct Runtime {
     serving: AtomicBool,
     /// Set once an init error went out, so that PHP's end does not report another.
     init_error_reported: AtomicBool,
+    /// An HTTP function's php-fpm, started at boot.
+    http: Mutex<Option<HttpFunction>>,
+}
+
+/// Why [`Runtime::serve_http`] stopped serving.
+#[derive(Debug)]
+pub enum HttpStopped {
+    /// Init failed (php-fpm never became ready); it was reported to `/init/error`.
+    InitFailed,
+    /// The Runtime API failed.
+    RuntimeApi(RuntimeApiError),
 }
 
 /// What the process does after PHP's end.
@@ -51,17 +67,37 @@ impl Runtime {
     /// Native init. A failure is logged and, on a first start, reported to `/init/error`
     /// before it is returned; a process restarted in place only logs it (Lambda took its
     /// init long ago), and ends.
-    pub fn boot() -> Result<Self, InitError> {
+    ///
+    /// An HTTP function's php-fpm is started here, once the environment is set (its
+    /// workers inherit it), without waiting for it: it gets ready while the application
+    /// boots. `php_version` is the running PHP's `major.minor`, which php-fpm's must match.
+    pub fn boot(php_version: &str) -> Result<Self, InitError> {
         let log = log_format();
         let restarting = init::is_restart();
-        let settled = init::run(log).inspect_err(|error| {
+        let report = |error: &InitError| {
             report_boot_failure(
                 log,
                 restarting,
                 &ErrorResponse::named(error.kind.code(), &error.message),
             );
-        })?;
-        Ok(Self::new(settled))
+        };
+        let settled = init::run(log).inspect_err(report)?;
+        let http = match settled.settings.function_type {
+            FunctionType::Http => Some(
+                HttpFunction::start(&settled.settings.runtime_dir, php_version, log)
+                    .map_err(|error| {
+                        InitError::new(
+                            InitErrorKind::PhpFpm,
+                            format!("php-fpm could not be started: {error}"),
+                        )
+                    })
+                    .inspect_err(report)?,
+            ),
+            _ => None,
+        };
+        let runtime = Self::new(settled);
+        *runtime.http_function() = http;
+        Ok(runtime)
     }
 
     /// Reports a panic of init as an init error, as [`Runtime::boot`] reports a failure.
@@ -76,6 +112,7 @@ impl Runtime {
             manifest,
             environment,
             has_secrets,
+            secret_names,
             log,
             api,
             restart,
@@ -86,13 +123,56 @@ impl Runtime {
             manifest,
             environment,
             has_secrets,
+            secret_names,
             log,
             restart,
             restarted,
             invocations: Invocations::new(api, Box::new(SystemClock), log),
             serving: AtomicBool::new(false),
             init_error_reported: AtomicBool::new(false),
+            http: Mutex::new(None),
         }
+    }
+
+    fn http_function(&self) -> std::sync::MutexGuard<'_, Option<HttpFunction>> {
+        self.http.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Serves HTTP invocations through php-fpm, with `front_controller` as the script
+    /// php-fpm runs, until the Runtime API fails. Waits for php-fpm first: if it never
+    /// gets ready, that is reported as an init error.
+    pub fn serve_http(&self, front_controller: &str) -> HttpStopped {
+        let mut http = self.http_function();
+        let Some(function) = http.as_mut() else {
+            self.report_init_error(
+                ErrorType::InternalError.code(),
+                "serve_http was called in a function that is not an HTTP function",
+            );
+            return HttpStopped::InitFailed;
+        };
+        if let Err(error) = function.wait_ready() {
+            self.report_init_error(
+                InitErrorKind::PhpFpm.code(),
+                &format!("php-fpm did not start: {error}"),
+            );
+            function.stop();
+            return HttpStopped::InitFailed;
+        }
+        self.serve();
+        let script = Script {
+            filename: front_controller.to_owned(),
+            document_root: self.public_directory(),
+            storage_path: self.settings.storage_path.to_string_lossy().into_owned(),
+        };
+        let error = function.serve(&self.invocations, &script);
+        function.stop();
+        HttpStopped::RuntimeApi(error)
+    }
+
+    /// The application's `public/` directory, php-fpm's document root.
+    fn public_directory(&self) -> String {
+        let public: PathBuf = self.settings.task_root.join("public");
+        public.to_string_lossy().into_owned()
     }
 
     pub fn settings(&self) -> &Settings {
@@ -108,11 +188,15 @@ impl Runtime {
         &self.environment
     }
 
-    /// Whether Laravel's configuration should be cached to a file now: on a first start
-    /// without secrets (the cache would hold their values in plaintext on disk). A process
-    /// restarted in place has the cache its first start made.
+    /// Whether Laravel's configuration should be cached to a file now: on a first start.
+    /// A process restarted in place has the cache its first start made.
     pub fn should_cache_configuration(&self) -> bool {
-        !self.has_secrets && self.restarted.is_none()
+        self.restarted.is_none()
+    }
+
+    /// The variables the secrets file set, whose values the config cache must not hold.
+    pub fn secret_names(&self) -> &[String] {
+        &self.secret_names
     }
 
     /// Whether a secrets file was loaded.
@@ -193,6 +277,11 @@ impl Runtime {
         // The new image would not know the spare, nor the processes left to reap: the
         // spare goes, and they are reaped, now.
         cli::spare::discard();
+        if let Ok(mut http) = self.http.try_lock()
+            && let Some(function) = http.as_mut()
+        {
+            function.stop();
+        }
         process::reap_finished(true);
         let handoff = ProcessIdentity::current().map(|process| Handoff {
             process,

@@ -64,6 +64,7 @@ pub struct HttpRequest {
     /// `SCRIPT_FILENAME`, `SCRIPT_NAME`, `DOCUMENT_ROOT`, `DOCUMENT_URI` (the encoded path),
     /// `REQUEST_URI`, `QUERY_STRING` (empty when none), `CONTENT_LENGTH` (always, `0`
     /// without a body), `CONTENT_TYPE` (only with the header), `REDIRECT_STATUS` (`200`),
+    /// `HOVER_STORAGE_PATH` (where the front controller puts Laravel's storage),
     /// then the invocation's `LAMBDA_REQUEST_ID` and `_X_AMZN_TRACE_ID` (when given), and
     /// one `HTTP_*` per request header, sorted. Values never hold NUL, CR or LF.
     pub params: Vec<(Cow<'static, str>, String)>,
@@ -88,6 +89,8 @@ pub struct Script {
     pub filename: String,
     /// The application's `public/` directory: `DOCUMENT_ROOT`.
     pub document_root: String,
+    /// Laravel's storage path, for the front controller: `HOVER_STORAGE_PATH`.
+    pub storage_path: String,
 }
 
 /// `SCRIPT_NAME`: the front controller as the URL would name it. With this and a
@@ -437,6 +440,7 @@ fn request_params(
     add("QUERY_STRING", query);
     add("CONTENT_LENGTH", content_length.to_string());
     add("REDIRECT_STATUS", "200".to_owned());
+    add("HOVER_STORAGE_PATH", invocation.script.storage_path.clone());
     add("LAMBDA_REQUEST_ID", invocation.request_id.to_owned());
     if let Some(trace_id) = invocation.trace_id {
         add("_X_AMZN_TRACE_ID", trace_id.to_owned());
@@ -764,6 +768,7 @@ mod tests {
         Script {
             filename: "/opt/hover/index.php".into(),
             document_root: "/var/task/public".into(),
+            storage_path: "/tmp/storage".into(),
         }
     }
 
@@ -891,6 +896,7 @@ mod tests {
             ("QUERY_STRING", "name=me"),
             ("CONTENT_LENGTH", "13"),
             ("REDIRECT_STATUS", "200"),
+            ("HOVER_STORAGE_PATH", "/tmp/storage"),
             ("LAMBDA_REQUEST_ID", "request-1"),
             ("_X_AMZN_TRACE_ID", "Root=1-abc"),
             ("CONTENT_TYPE", "application/json"),
