@@ -6,6 +6,7 @@ namespace Hover;
 
 use Illuminate\Contracts\Console\Kernel;
 use Illuminate\Foundation\Application;
+use Illuminate\Foundation\Bootstrap\BootProviders;
 use RuntimeException;
 use Throwable;
 
@@ -36,22 +37,48 @@ final class LaravelApplication
 
     /**
      * Bootstraps `$app` as the console does (as `config:cache` bootstraps the application
-     * it caches) and caches its configuration as the original runtime did, for every later
-     * PHP process of this container (php-fpm's workers, restarts, `--env` commands). A
-     * cache left by an earlier start of this container is removed first, so the
-     * configuration is read from the files.
+     * it caches) and caches its configuration: see cacheConfiguration().
      */
     public function bootstrapAndCacheConfiguration(Application $app): void
     {
+        $this->cacheConfiguration($app, static fn () => $app->make(Kernel::class)->bootstrap());
+    }
+
+    /**
+     * Bootstraps `$app` only as far as its configuration needs, the console kernel's
+     * bootstrappers up to registering the service providers (which merge their packages'
+     * configuration then), and caches the configuration. Booting the providers is left to
+     * each request, as it always is: what a provider's `boot()` puts in the configuration
+     * is put there again on every request, cache or not. For a process that needs the
+     * configuration cache and not the application: an HTTP function's.
+     */
+    public function bootstrapConfigurationAndCacheIt(Application $app): void
+    {
+        $this->cacheConfiguration($app, static function () use ($app): void {
+            $kernel = $app->make(Kernel::class);
+            $bootstrappers = (fn (): array => $this->bootstrappers())->call($kernel);
+            $app->bootstrapWith(array_values(array_diff($bootstrappers, [BootProviders::class])));
+        });
+    }
+
+    /**
+     * Caches the configuration `$bootstrap` loads into `$app`, as the original runtime did,
+     * for every later PHP process of this container (php-fpm's workers, restarts, `--env`
+     * commands). A cache left by an earlier start of this container is removed first, so
+     * the configuration is read from the files; a process restarted in place keeps the
+     * cache its first start wrote.
+     */
+    private function cacheConfiguration(Application $app, callable $bootstrap): void
+    {
         if (!$this->runtime->shouldCacheConfiguration()) {
-            $app->make(Kernel::class)->bootstrap();
+            $bootstrap();
 
             return;
         }
         if (is_file($cached = $app->getCachedConfigPath())) {
             unlink($cached);
         }
-        $app->make(Kernel::class)->bootstrap();
+        $bootstrap();
         try {
             $refused = (new ConfigCache($app, $this->runtime->secretNames()))->write();
         } catch (Throwable $e) {

@@ -11,7 +11,8 @@ use Hover\Runtime;
  * The HTTP function: php-fpm serves the requests, and the extension does everything
  * around it (events to FastCGI and back, php-fpm's supervision, the warmer). This process
  * only needs Laravel to write the configuration cache php-fpm's workers read, while
- * php-fpm starts: then it lets the application go and hands the loop to the extension.
+ * php-fpm starts (its providers are registered, not booted: that is each request's
+ * work); then it hands the loop to the extension.
  */
 final class HttpHandler
 {
@@ -19,9 +20,7 @@ final class HttpHandler
     {
         if ($runtime->shouldCacheConfiguration()) {
             $laravel = new LaravelApplication($runtime);
-            $laravel->bootstrapAndCacheConfiguration($laravel->create());
-            gc_collect_cycles();
-            gc_mem_caches();
+            $laravel->bootstrapConfigurationAndCacheIt($laravel->create());
         }
     }
 

@@ -41,6 +41,8 @@ pub struct HttpFunction {
     log: LogFormat,
     /// Whether a request has gone through php-fpm since it started: its OPcache is filled.
     warm: bool,
+    /// When php-fpm was started at init.
+    started: Instant,
     log_timings: bool,
 }
 
@@ -94,6 +96,7 @@ impl HttpFunction {
         let settings =
             FpmSettings::from_env(runtime_dir, php_version, |name| std::env::var(name).ok())?;
         let socket = settings.socket();
+        let started = Instant::now();
         let current = Arc::new(CurrentRequest::default());
         let fpm = PhpFpm::start(settings, LogSink::stderr(log), Arc::clone(&current))?;
         let client = FastCgiClient::new(&socket).map_err(|source| FpmError::Io {
@@ -106,13 +109,27 @@ impl HttpFunction {
             current,
             log,
             warm: false,
+            started,
             log_timings: std::env::var_os(TIMINGS_VARIABLE).is_some_and(|value| value == "1"),
         })
     }
 
     /// Waits until php-fpm accepts connections: the end of init for an HTTP function.
     pub fn wait_ready(&mut self) -> Result<(), FpmError> {
-        self.fpm.wait_ready(READY_TIMEOUT)
+        let waiting = Instant::now();
+        self.fpm.wait_ready(READY_TIMEOUT)?;
+        if self.log_timings {
+            self.log.write(
+                Level::Info,
+                None,
+                &format!(
+                    "timings: php-fpm was ready {} ms after its start, {} ms of which the runtime waited",
+                    self.started.elapsed().as_millis(),
+                    waiting.elapsed().as_millis()
+                ),
+            );
+        }
+        Ok(())
     }
 
     /// Stops php-fpm and its workers.
@@ -205,10 +222,12 @@ impl HttpFunction {
             request.param("REQUEST_URI").unwrap_or("?")
         );
         let started = invocations.begin(context, Box::new(RequestAnswers { request_line }));
-        self.restart_if_exited(None);
-        let sent = Instant::now();
-        let outcome = self.send(request, started.stop_at, &request_id);
-        let fpm_time = sent.elapsed();
+        self.restart_if_exited(Some(&request_id));
+        let exchange_started = Instant::now();
+        let exchanged = self.send(request, started.stop_at, &request_id);
+        let php_fpm = exchange_started.elapsed();
+        let outcome = self.outcome(request, exchanged);
+        let answered = Instant::now();
         match outcome {
             Outcome::Answered(answer) => {
                 invocations.finish(&request_id, answer);
@@ -224,22 +243,32 @@ impl HttpFunction {
             }
         }
         if self.log_timings {
-            let own = received.elapsed().saturating_sub(fpm_time);
+            let posting = answered.elapsed();
+            let own = received.elapsed().saturating_sub(php_fpm);
             self.log.write(
                 Level::Info,
                 Some(&request_id),
                 &format!(
-                    "timings: runtime {} us, php-fpm {} us",
+                    "timings: runtime {} us (posting the answer {} us), php-fpm {} us",
                     own.as_micros(),
-                    fpm_time.as_micros()
+                    posting.as_micros(),
+                    php_fpm.as_micros()
                 ),
             );
         }
     }
 
-    /// Sends `request` to php-fpm and turns its output into the response. A connection
-    /// refused is retried once after a restart: php-fpm received nothing.
-    fn send(&mut self, request: &HttpRequest, stop_at: Instant, request_id: &str) -> Outcome {
+    /// Sends `request` to php-fpm. A connection refused is retried once after a restart:
+    /// php-fpm received nothing.
+    fn send(
+        &mut self,
+        request: &HttpRequest,
+        stop_at: Instant,
+        request_id: &str,
+    ) -> Result<Response, FastCgiError> {
+        // The request id stays current until the next request: php-fpm's master relays
+        // what a worker wrote to stderr a moment after the request ends, and what it logs
+        // between requests (a worker recycled) follows from the last one.
         self.current.set(request_id);
         let mut result = self.exchange(request, stop_at, request_id);
         if let Err(FastCgiError::Connect(error)) = &result {
@@ -247,11 +276,13 @@ impl HttpFunction {
             self.restart(&message, request_id);
             result = self.exchange(request, stop_at, request_id);
         }
-        // The request id stays current until the next request: php-fpm's master relays
-        // what a worker wrote to stderr a moment after the request ends, and what it logs
-        // between requests (a worker recycled) follows from the last one.
         self.warm = true;
-        match result {
+        result
+    }
+
+    /// What php-fpm's answer makes of the invocation.
+    fn outcome(&self, request: &HttpRequest, exchanged: Result<Response, FastCgiError>) -> Outcome {
+        match exchanged {
             Ok(output) => Outcome::Answered(self.response(request, &output)),
             Err(FastCgiError::Timeout { .. }) => Outcome::TimedOut,
             Err(error) => Outcome::Failed(ErrorResponse::new(
@@ -316,7 +347,8 @@ impl HttpFunction {
             return;
         };
         let stop_at = Instant::now() + Duration::from_secs(10);
-        if let Outcome::Failed(error) = self.send(&request, stop_at, &context.request_id) {
+        let exchanged = self.send(&request, stop_at, &context.request_id);
+        if let Outcome::Failed(error) = self.outcome(&request, exchanged) {
             self.log.write(
                 Level::Warn,
                 Some(&context.request_id),

@@ -1,0 +1,38 @@
+"""An HTTP function with a secrets file: php-fpm's workers read the cached configuration,
+which holds no secret, and see every secret through it."""
+
+import json
+
+from http_events import body_of, v2
+from test_secrets import Stage, files_containing, random_secrets
+
+from conftest import hover_secrets
+
+
+def test_php_fpm_reads_the_cached_configuration_and_no_secret_is_on_disk(start_runtime, moto, kms, tmp_path):
+    stage = Stage(kms, tmp_path)
+    values, plaintext, distinctive = random_secrets()
+    status, encrypted, stderr = hover_secrets(moto, "encrypt", "--stage", stage.name, "-", stdin=plaintext)
+    assert status == 0, stderr
+    stage.secrets_file.write_bytes(encrypted)
+    runtime = start_runtime(AWS_LAMBDA_FUNCTION_NAME="example-production-http", HOVER_RUNTIME_DIR=stage.runtime_dir, **moto)
+
+    keys = ["app.key", "services.example.db_password", "services.example.database_url", "services.example.mail_password", "services.example.private_key", "services.example.dsn"]
+    query = "&".join(f"keys[]={key}" for key in keys)
+    response = runtime.invoke(v2(path="/config", query=query))
+    assert response["statusCode"] == 200, response
+    seen = json.loads(body_of(response))
+    assert seen["cached"] is True, "the worker loaded the configuration cache"
+    assert seen["values"] == {
+        "app.key": values["APP_KEY"],
+        "services.example.db_password": values["DB_PASSWORD"],
+        "services.example.database_url": values["DATABASE_URL"],
+        "services.example.mail_password": values["MAIL_PASSWORD"],
+        "services.example.private_key": values["PRIVATE_KEY"],
+        "services.example.dsn": f"pgsql://app:{values['DB_PASSWORD']}@db/app",
+    }
+    cache = (runtime.storage / "bootstrap" / "cache" / "config.php").read_text()
+    assert "'db_password' => \\getenv('DB_PASSWORD', true)," in cache
+    assert "'dsn' => ('pgsql://app:' . \\getenv('DB_PASSWORD', true) . '@db/app')," in cache
+    assert "not cached" not in runtime.log()
+    assert files_containing(distinctive, runtime.storage, "/tmp", stage.runtime_dir) == []
