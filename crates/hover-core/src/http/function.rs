@@ -26,6 +26,9 @@ pub const MAX_RESPONSE: usize = 6 * 1024 * 1024;
 /// php-fpm's output kept for a response: what a response can hold, and room for headers.
 /// The rest is counted, for the error that names the size.
 const MAX_OUTPUT: usize = MAX_RESPONSE + 64 * 1024;
+/// How long before the deadline a request still running is abandoned, when its budget
+/// leaves it as much again: time to answer and restart php-fpm.
+const REQUEST_MARGIN: Duration = Duration::from_secs(1);
 /// How long php-fpm may take to accept connections after a (re)start.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a warmer ping holds its container, so that concurrent pings land on others.
@@ -221,10 +224,12 @@ impl HttpFunction {
             request.param("REQUEST_METHOD").unwrap_or("?"),
             request.param("REQUEST_URI").unwrap_or("?")
         );
+        let remaining = Duration::from_millis(context.remaining_time_ms());
         let started = invocations.begin(context, Box::new(RequestAnswers { request_line }));
+        let stop_at = request_stop_point(remaining, started.stop_at);
         self.restart_if_exited(Some(&request_id));
         let exchange_started = Instant::now();
-        let exchanged = self.send(request, started.stop_at, &request_id);
+        let exchanged = self.send(request, stop_at, &request_id);
         let php_fpm = exchange_started.elapsed();
         let outcome = self.outcome(request, exchanged);
         let answered = Instant::now();
@@ -389,6 +394,16 @@ impl HttpFunction {
     }
 }
 
+/// When a request is abandoned: a full [`REQUEST_MARGIN`] before the deadline when that
+/// leaves it at least as much to run, else at the core's stop point (`core_stop_at`).
+fn request_stop_point(remaining: Duration, core_stop_at: Instant) -> Instant {
+    if remaining >= 2 * REQUEST_MARGIN {
+        Instant::now() + (remaining - REQUEST_MARGIN)
+    } else {
+        core_stop_at
+    }
+}
+
 fn too_large(size: usize, what: &str) -> ErrorResponse {
     ErrorResponse::new(
         ErrorType::ResponseTooLarge,
@@ -396,4 +411,30 @@ fn too_large(size: usize, what: &str) -> ErrorResponse {
             "{what} is {size} bytes, more than the {MAX_RESPONSE} bytes Lambda accepts for a response"
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_is_stopped_a_second_before_the_deadline_when_it_leaves_a_second_to_run() {
+        let core = Instant::now() + Duration::from_millis(2_400);
+        let stop_at = request_stop_point(Duration::from_millis(3_000), core);
+        let left = stop_at.saturating_duration_since(Instant::now());
+        assert!(
+            left > Duration::from_millis(1_900) && left <= Duration::from_millis(2_000),
+            "{left:?}"
+        );
+        let stop_at = request_stop_point(Duration::from_secs(2), core);
+        let left = stop_at.saturating_duration_since(Instant::now());
+        assert!(left > Duration::from_millis(900) && left <= Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_shorter_budget_keeps_the_cores_stop_point() {
+        let core = Instant::now() + Duration::from_millis(1_500);
+        assert_eq!(request_stop_point(Duration::from_millis(1_999), core), core);
+        assert_eq!(request_stop_point(Duration::from_millis(500), core), core);
+    }
 }
