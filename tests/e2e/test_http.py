@@ -318,3 +318,18 @@ def test_worker_recycling_never_costs_a_request(start_runtime, tmp_path):
     assert failures == []
     assert len(workers) >= 39  # 1000 / 25: each worker was recycled
     assert "listen = /tmp/elsewhere.sock" in runtime.log()
+
+
+def test_maintenance_mode_is_checked_before_the_application_loads(http):
+    """`php artisan down` writes storage/framework/maintenance.php, under the runtime's
+    storage path; the front controller runs it first, as public/index.php does."""
+    assert http.invoke(v2(path="/"))["statusCode"] == 200
+    maintenance = http.storage / "framework" / "maintenance.php"
+    maintenance.write_text("<?php\nhttp_response_code(503);\necho 'Down for maintenance';\nexit;\n")
+    try:
+        response = http.invoke(v2(path="/"))
+        assert response["statusCode"] == 503
+        assert body_of(response) == b"Down for maintenance"
+    finally:
+        maintenance.unlink()
+    assert http.invoke(v2(path="/"))["statusCode"] == 200
