@@ -161,7 +161,7 @@ def test_output_around_the_capture_stays_out_of_the_response(hostile):
     "logged twice",
 )
 def test_an_error_log_line_is_logged_once(hostile):
-    marker = f"hostile error_log line"
+    marker = "hostile error_log line"
     before = hostile.log().count(marker)
     invoke(hostile, v2(path="/hostile/stdout"))
     time.sleep(0.3)
@@ -370,16 +370,16 @@ def runtime_with_fpm_conf(start_runtime, tmp_path, conf):
 @pytest.mark.parametrize(
     "conf, fpm_says",
     [
-        ("pm.max_children = 0\n", "max_children"),
-        ("this line is no directive\n", "this line is no directive"),
-        ("pm = sometimes\n", "sometimes"),
+        ("pm.max_children = 0\n", "pm.max_children must be a positive value"),
+        ("; a comment\nthis line is no directive\n", "(line 2 of {conf}: `this line is no directive`)"),
+        ("pm = sometimes\n", "invalid process manager (static, dynamic or ondemand) (line 1 of {conf}: `pm = sometimes`)"),
     ],
 )
 def test_a_broken_php_fpm_conf_is_an_init_error_with_php_fpms_message(start_runtime, tmp_path, conf, fpm_says):
     runtime = runtime_with_fpm_conf(start_runtime, tmp_path, conf)
     answer = invoke(runtime, v2(path="/"))
     assert answer.get("errorType") == "Hover.PhpFpmFailed", answer
-    assert fpm_says in answer["errorMessage"], answer["errorMessage"]
+    assert fpm_says.format(conf=tmp_path / "hover_runtime" / "php-fpm.conf") in answer["errorMessage"], answer["errorMessage"]
 
 
 def test_directives_that_would_take_php_fpm_away_from_the_runtime_are_dropped(start_runtime, tmp_path):
@@ -397,7 +397,7 @@ def test_directives_that_would_take_php_fpm_away_from_the_runtime_are_dropped(st
         assert_serves(runtime)
     log = runtime.log()
     for dropped in ["[www]", "include=/etc/passwd", "listen = 127.0.0.1:9000", "LISTEN.OWNER = nobody", "clear_env = yes"]:
-        assert f"ignored" in log and dropped in log, dropped
+        assert f"line {conf.splitlines().index(dropped) + 1} ignored" in log and dropped in log, dropped
     # clear_env stayed off: the workers see the function's variables.
     seen = json.loads(body_of(invoke(runtime, v2(path="/echo"))))
     assert seen["server"].get("AWS_LAMBDA_FUNCTION_NAME") == HTTP_FUNCTION
