@@ -101,3 +101,118 @@ Route::get('/config', function (Request $request) {
 Route::get('/status/{code}', function (int $code) {
     return response("status {$code}", $code);
 });
+
+// Routes of the hostile tests (tests/e2e/test_http_hostile.py): a route that misbehaves in
+// each way an application can, and one that shows what a later request inherits.
+Route::get('/hostile/state', function (Request $request) {
+    return response()->json([
+        'env' => getenv('HOVER_HOSTILE_LEAK'),
+        'server_env' => $_SERVER['HOVER_HOSTILE_LEAK'] ?? null,
+        'memory_limit' => ini_get('memory_limit'),
+        'headers_sent' => headers_list(),
+        'ob_level' => ob_get_level(),
+        'pid' => getmypid(),
+        'https' => $_SERVER['HTTPS'] ?? null,
+        'leak_header' => $_SERVER['HTTP_X_HOSTILE_LEAK'] ?? null,
+        'remote_addr' => $_SERVER['REMOTE_ADDR'] ?? null,
+        'content_type' => $_SERVER['CONTENT_TYPE'] ?? null,
+    ]);
+});
+
+Route::get('/hostile/pollute', function () {
+    putenv('HOVER_HOSTILE_LEAK=polluted');
+    $_SERVER['HOVER_HOSTILE_LEAK'] = 'polluted';
+    $_ENV['HOVER_HOSTILE_LEAK'] = 'polluted';
+    ini_set('memory_limit', '999M');
+    header('X-Hostile-Stale: 1');
+    ob_start();
+    ob_start();
+    echo 'polluted';
+
+    return 'polluted';
+});
+
+Route::get('/hostile/exit', function () {
+    header('X-Before-Exit: yes');
+    echo 'partial output';
+    exit();
+});
+
+Route::get('/hostile/die', function () {
+    die('died');
+});
+
+Route::get('/hostile/memory', function () {
+    ini_set('memory_limit', '32M');
+    $hog = [];
+    while (true) {
+        $hog[] = str_repeat('m', 1024 * 1024);
+    }
+});
+
+Route::get('/hostile/fatal', function () {
+    // A fatal error that no handler can catch: a compile error in an eval'd class.
+    eval('class HoverHostileDuplicate {} class HoverHostileDuplicate {}');
+});
+
+Route::get('/hostile/header-after-output', function () {
+    echo 'early output';
+    header('X-Too-Late: 1');
+
+    return '';
+});
+
+Route::get('/hostile/status/{status}', function (string $status) {
+    header('Status: ' . rawurldecode($status));
+    echo 'odd status';
+    exit();
+});
+
+Route::get('/hostile/response-code-zero', function () {
+    http_response_code(0);
+    echo 'code zero';
+    exit();
+});
+
+Route::get('/hostile/header-injection', function () {
+    $results = [];
+    foreach (["X-A: a\r\nX-Injected: yes", "X-B: b\nX-Injected: yes", "X-C: c\0d"] as $line) {
+        try {
+            header($line);
+            $results[] = 'sent';
+        } catch (\Throwable $e) {
+            $results[] = get_class($e);
+        }
+    }
+    header("X-Binary: caf\xe9 \xff");
+    header('SeT-CoOkIe: mixed=1', false);
+    header('set-cookie: lower=2', false);
+    header('SET-COOKIE: upper=3', false);
+    echo json_encode($results);
+    exit();
+});
+
+Route::get('/hostile/stdout', function () {
+    fwrite(fopen('php://stdout', 'w'), "written to the worker's stdout\n");
+    fwrite(fopen('php://output', 'w'), 'through php://output;');
+    error_log('hostile error_log line');
+
+    return 'after stdout';
+});
+
+Route::get('/hostile/binary/{count}', function (int $count) {
+    return response(str_repeat("\xff", $count), 200, ['Content-Type' => 'application/octet-stream']);
+});
+
+Route::get('/hostile/headers/{count}', function (int $count) {
+    $response = response('many headers');
+    for ($i = 0; $i < $count; $i++) {
+        $response->headers->set("X-Many-{$i}", str_repeat('h', 100));
+    }
+
+    return $response;
+});
+
+Route::get('/hostile/empty', function () {
+    return response('', 204);
+});

@@ -115,6 +115,8 @@ fn find_binary(
 pub struct UserDirectives {
     /// Directive lines, as written, in order.
     pub kept: Vec<String>,
+    /// The number (1-based) in the function's file of each line of `kept`.
+    pub kept_lines: Vec<usize>,
     /// Lines left out, with why, for warnings.
     pub dropped: Vec<DroppedLine>,
 }
@@ -178,7 +180,10 @@ pub fn filter_user_directives(text: &str, as_root: bool) -> UserDirectives {
                 line: line.to_owned(),
                 reason,
             }),
-            None => directives.kept.push(trimmed.to_owned()),
+            None => {
+                directives.kept.push(trimmed.to_owned());
+                directives.kept_lines.push(index + 1);
+            }
         }
     }
     directives
@@ -220,6 +225,32 @@ pub fn config_text(settings: &FpmSettings, user_directives: &[String]) -> String
         }
     }
     text
+}
+
+/// php-fpm names a line of the generated configuration in its errors
+/// (`ERROR: [/tmp/hover-fpm/php-fpm.conf:24] unable to parse value for entry 'pm'`), a file
+/// that the function's author never sees. When that line is one of the function's
+/// directives, this is the error with the line of the function's `php-fpm.conf` it came
+/// from, quoted; `None` for any other line.
+pub fn with_user_line(
+    error: &str,
+    settings: &FpmSettings,
+    user_directives: &UserDirectives,
+) -> Option<String> {
+    let user_conf = settings.user_conf.as_ref()?;
+    let generated = format!("[{}:", settings.config_file().display());
+    let start = error.find(&generated)? + generated.len();
+    let digits = &error[start..];
+    let number: usize = digits[..digits.find(']')?].parse().ok()?;
+    // The function's directives follow the defaults and the comment that introduces them.
+    let first = config_text(settings, &[]).lines().count() + 2;
+    let index = number.checked_sub(first)?;
+    let directive = user_directives.kept.get(index)?;
+    let line = user_directives.kept_lines.get(index)?;
+    Some(format!(
+        "{error} (line {line} of {}: `{directive}`)",
+        user_conf.display()
+    ))
 }
 
 #[cfg(test)]
@@ -322,6 +353,35 @@ request_terminate_timeout = 0
                 (10, "include=/etc/php/fpm/pool.d/*.conf"),
                 (11, "user = www-data"),
             ]
+        );
+    }
+
+    #[test]
+    fn php_fpms_errors_name_the_line_of_the_functions_file() {
+        let settings = FpmSettings {
+            user_conf: Some(PathBuf::from("/var/task/hover_runtime/php-fpm.conf")),
+            ..settings()
+        };
+        let directives = filter_user_directives("; tuning\nlisten = x\npm = sometimes\n", false);
+        assert_eq!(directives.kept_lines, [3]);
+        let generated_line = config_text(&settings, &directives.kept).lines().count();
+        let error = format!(
+            "ERROR: [/tmp/hover-fpm/php-fpm.conf:{generated_line}] unable to parse value for entry 'pm'"
+        );
+        assert_eq!(
+            with_user_line(&error, &settings, &directives).as_deref(),
+            Some(
+                format!(
+                    "{error} (line 3 of /var/task/hover_runtime/php-fpm.conf: `pm = sometimes`)"
+                )
+                .as_str()
+            )
+        );
+        let runtimes = "ERROR: [/tmp/hover-fpm/php-fpm.conf:3] value is NULL";
+        assert_eq!(with_user_line(runtimes, &settings, &directives), None);
+        assert_eq!(
+            with_user_line("ERROR: FPM initialization failed", &settings, &directives),
+            None
         );
     }
 

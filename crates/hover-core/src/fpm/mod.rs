@@ -30,7 +30,7 @@ use rustix::process::{
 
 pub use config::{
     BINARY_VARIABLE, DroppedLine, FpmSettings, RUN_DIR, USER_CONF_NAME, UserDirectives,
-    config_text, filter_user_directives,
+    config_text, filter_user_directives, with_user_line,
 };
 
 use crate::log::{Level, LogFormat};
@@ -192,6 +192,8 @@ impl LogSink {
 /// runtime's child to keep when stray children are stopped.
 pub struct PhpFpm {
     settings: FpmSettings,
+    /// The function's directives in the configuration, for php-fpm's errors about them.
+    user_directives: UserDirectives,
     as_root: bool,
     log: Arc<LogSink>,
     current: Arc<CurrentRequest>,
@@ -232,17 +234,18 @@ impl PhpFpm {
                     None,
                     warnings.iter().map(|line| (Level::Warn, line.as_str())),
                 );
-                directives.kept
+                directives
             }
-            None => Vec::new(),
+            None => UserDirectives::default(),
         };
         write_private_file(
             &settings.config_file(),
-            &config_text(&settings, &user_directives),
+            &config_text(&settings, &user_directives.kept),
         )?;
         let master = Master::spawn(&settings, as_root, &log, &current)?;
         Ok(Self {
             settings,
+            user_directives,
             as_root,
             log,
             current,
@@ -257,10 +260,16 @@ impl PhpFpm {
         loop {
             if let Some(how) = self.exited() {
                 self.master.kill();
-                return Err(FpmError::Exited {
-                    how,
-                    output: self.master.output.recent_after_end(),
-                });
+                let output = self
+                    .master
+                    .output
+                    .recent_after_end()
+                    .into_iter()
+                    .map(|line| {
+                        with_user_line(&line, &self.settings, &self.user_directives).unwrap_or(line)
+                    })
+                    .collect();
+                return Err(FpmError::Exited { how, output });
             }
             if UnixStream::connect(self.socket()).is_ok() {
                 return Ok(());

@@ -290,6 +290,13 @@ impl HttpFunction {
         match exchanged {
             Ok(output) => Outcome::Answered(self.response(request, &output)),
             Err(FastCgiError::Timeout { .. }) => Outcome::TimedOut,
+            // Refused before php-fpm was reached: the event's fault, and php-fpm is fine.
+            Err(error @ FastCgiError::ParamTooLarge { .. }) => {
+                Outcome::Answered(Answer::Error(ErrorResponse::new(
+                    ErrorType::InvalidEvent,
+                    format!("the request cannot be sent to php-fpm: {error}"),
+                )))
+            }
             Err(error) => Outcome::Failed(ErrorResponse::new(
                 ErrorType::PhpFpmFailed,
                 format!("{error}; php-fpm is restarted"),
