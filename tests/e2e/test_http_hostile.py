@@ -154,12 +154,6 @@ def test_output_around_the_capture_stays_out_of_the_response(hostile):
     assert_serves(hostile)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="php-fpm's fastcgi.logging sends PHP's log messages both as FCGI_STDERR (logged at INFO) "
-    "and through the master's stderr (logged with its level): each error_log() and PHP warning is "
-    "logged twice",
-)
 def test_an_error_log_line_is_logged_once(hostile):
     marker = "hostile error_log line"
     before = hostile.log().count(marker)

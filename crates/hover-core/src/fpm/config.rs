@@ -213,6 +213,9 @@ pub fn config_text(settings: &FpmSettings, user_directives: &[String]) -> String
          clear_env = no\n\
          catch_workers_output = yes\n\
          decorate_workers_output = no\n\
+         ; PHP's messages reach the log once, with their level, through the workers' output\n\
+         ; (not a second time as FastCGI STDERR records).\n\
+         php_admin_flag[fastcgi.logging] = off\n\
          ; The runtime enforces the invocation's deadline.\n\
          request_terminate_timeout = 0\n",
         pid = settings.pid_file().display(),
@@ -289,6 +292,9 @@ pm.max_children = 1
 clear_env = no
 catch_workers_output = yes
 decorate_workers_output = no
+; PHP's messages reach the log once, with their level, through the workers' output
+; (not a second time as FastCGI STDERR records).
+php_admin_flag[fastcgi.logging] = off
 ; The runtime enforces the invocation's deadline.
 request_terminate_timeout = 0
 "

@@ -192,7 +192,8 @@ impl HttpFunction {
                 );
             }
             Ok(Event::WarmerPing) => {
-                invocations.begin(
+                let remaining = Duration::from_millis(context.remaining_time_ms());
+                let started = invocations.begin(
                     context.clone(),
                     Box::new(RequestAnswers {
                         request_line: "a warmer ping".to_owned(),
@@ -200,7 +201,8 @@ impl HttpFunction {
                 );
                 let fresh = !self.warm;
                 if fresh {
-                    self.fill_opcache(script, &context);
+                    let stop_at = request_stop_point(remaining, started.stop_at);
+                    self.fill_opcache(script, &context, stop_at);
                 }
                 std::thread::sleep(PING_HOLD);
                 let body = format!("{{\"warm\":true,\"fresh\":{fresh}}}");
@@ -351,26 +353,27 @@ impl HttpFunction {
 
     /// A warmer ping on a fresh container: one request through php-fpm fills OPcache with
     /// the framework, so that the first real request does not pay for it.
-    fn fill_opcache(&mut self, script: &Script, context: &Context) {
+    /// Bounded by the ping's own stop point: a request still running then is left to
+    /// php-fpm's restart, and the ping answers.
+    fn fill_opcache(&mut self, script: &Script, context: &Context, stop_at: Instant) {
         let ping = br#"{"version":"2.0","rawPath":"/","rawQueryString":"","headers":{"user-agent":"Hover warmer"},"requestContext":{"http":{"method":"GET","sourceIp":"127.0.0.1"}},"isBase64Encoded":false}"#;
         let Ok(Event::Request(request)) =
             event::parse_event(ping, script, &context.request_id, None)
         else {
             return;
         };
-        let stop_at = Instant::now() + Duration::from_secs(10);
         let exchanged = self.send(&request, stop_at, &context.request_id);
-        if let Outcome::Failed(error) = self.outcome(&request, exchanged) {
-            self.log.write(
-                Level::Warn,
-                Some(&context.request_id),
-                &format!(
-                    "warmer: the request that fills OPcache failed: {}",
-                    error.error_message
-                ),
-            );
-            self.restart("it failed the warmer's request", &context.request_id);
-        }
+        let failure = match self.outcome(&request, exchanged) {
+            Outcome::Answered(_) => return,
+            Outcome::TimedOut => "it was still running at the ping's stop point".to_owned(),
+            Outcome::Failed(error) => error.error_message,
+        };
+        self.log.write(
+            Level::Warn,
+            Some(&context.request_id),
+            &format!("warmer: the request that fills OPcache failed: {failure}"),
+        );
+        self.restart("it failed the warmer's request", &context.request_id);
     }
 
     /// Restarts php-fpm if it has ended (a crash noticed before or after a request).
