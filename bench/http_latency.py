@@ -36,7 +36,6 @@ from conftest import EXAMPLE_APP, ROOT, Runtime  # noqa: E402
 from http_events import body_of, v2  # noqa: E402
 
 HTTP_FUNCTION = "example-production-http"
-FPM_SOCKET = "/tmp/hover-fpm/php-fpm.sock"
 TIMINGS = re.compile(r"timings: runtime (\d+) us \(posting the answer (\d+) us\), php-fpm (\d+) us")
 
 
@@ -45,7 +44,11 @@ def percentile(samples, fraction):
     return ordered[max(0, round(fraction * len(ordered) + 0.5) - 1)]
 
 
-def fastcgi_params(storage):
+def fpm_socket(runtime):
+    return str(runtime.fpm_dir / "php-fpm.sock")
+
+
+def fastcgi_params(storage, script=ROOT / "php" / "index.php"):
     """The params the runtime sends php-fpm for `GET /` from bench's v2 event."""
     return {
         "GATEWAY_INTERFACE": "CGI/1.1",
@@ -54,7 +57,7 @@ def fastcgi_params(storage):
         "REQUEST_URI": "/",
         "DOCUMENT_URI": "/",
         "QUERY_STRING": "",
-        "SCRIPT_FILENAME": str(ROOT / "php" / "index.php"),
+        "SCRIPT_FILENAME": str(script),
         "SCRIPT_NAME": "/index.php",
         "DOCUMENT_ROOT": str(EXAMPLE_APP / "public"),
         "REDIRECT_STATUS": "200",
@@ -179,11 +182,12 @@ def main():
         trivial = Runtime(directory / "trivial", bootstrap=ROOT / "bench" / "trivial-bootstrap")
         try:
             params = fastcgi_params(hover.storage)
+            socket_path = fpm_socket(hover)
             for _ in range(50):
                 hover.invoke_raw(event)
                 trivial.invoke_raw(event)
-                fastcgi_request(FPM_SOCKET, params)
-            assert b"Hello from Hover" in fastcgi_request(FPM_SOCKET, params)
+                fastcgi_request(socket_path, params)
+            assert b"Hello from Hover" in fastcgi_request(socket_path, params)
             skip = hover.log().count("timings: ")
             samples = {"a": [], "b": [], "c": []}
             for _ in range(options.requests):
@@ -191,7 +195,7 @@ def main():
                 assert response["statusCode"] == 200, response
                 samples["a"].append(elapsed)
                 samples["b"].append(timed(lambda: trivial.invoke_raw(event))[0])
-                samples["c"].append(timed(lambda: fastcgi_request(FPM_SOCKET, params))[0])
+                samples["c"].append(timed(lambda: fastcgi_request(socket_path, params))[0])
             time.sleep(0.2)
             timings = list(TIMINGS.finditer(hover.log()))[skip:]
             own = [int(m.group(1)) / 1000 for m in timings]
@@ -219,9 +223,9 @@ def main():
             finally:
                 recycling.stop()
 
-        secrets_rows = []
+        secrets_rows, loads = [], {}
         if options.secrets:
-            secrets_rows = measure_secrets(directory, options.requests)
+            secrets_rows, loads = measure_secrets(directory, options.requests)
 
     print(f"HTTP invocations of `GET /` (the example app's trivial route), {options.requests} each, alternating (ms)\n")
     print("| what | median | p90 | p99 | n |")
@@ -245,44 +249,58 @@ def main():
         print("|---|---:|---:|---:|---:|")
         for label, values in secrets_rows:
             report(label, values)
+        print("\nThe cache's `require` alone, timed by php-fpm under OPcache (median of 21 medians of 201):\n")
+        for label, microseconds in loads.items():
+            print(f"- {label}: {microseconds:.2f} us")
 
 
 def measure_secrets(directory, requests):
-    """Three runtimes: the plain cache, a secrets file's cache, and no cache (the cache file
-    removed after init, so php-fpm's workers read config/ on every request). Requests go
-    straight to each php-fpm; only one runtime is up at a time, since php-fpm's socket is
-    one path."""
+    """Three HTTP runtimes side by side: the plain cache, a secrets file's cache, and no
+    cache (the file removed after init, so php-fpm's workers read config/ on every
+    request). Requests go straight to each one's php-fpm, alternating; then php-fpm times
+    the cache's `require` itself in each (bench/config_cache_load.php)."""
     from conftest import hover_secrets, kms_client, start_moto
     from test_secrets import Stage
 
     moto, aws = start_moto(directory / "moto.log")
+    runtimes = {}
     try:
         stage = Stage(kms_client(aws), directory / "secrets")
-        plaintext = b"APP_KEY=base64:8Gk2dbq2XJK6X7vTE1cZ0pDNkF8nM8ZsWxkbDy5b1nE=\nDB_PASSWORD=s3cr3t-bench-password\nREDIS_PASSWORD=r3dis-bench\nMAIL_PASSWORD=mail-bench-pw\n"
+        plaintext = b"APP_KEY=base64:8Gk2dbq2XJK6X7vTE1cZ0pDNkF8nM8ZsWxkbDy5b1nE=\nDB_PASSWORD=s3cr3t-bench-password\nDATABASE_URL=mysql://app:s3cr3t-bench-password@db/app\nMAIL_PASSWORD=mail-bench-pw\nPRIVATE_KEY=bench-private-key\n"
         status, encrypted, stderr = hover_secrets(aws, "encrypt", "--stage", stage.name, "-", stdin=plaintext)
         assert status == 0, stderr
         stage.secrets_file.write_bytes(encrypted)
-        rows = []
-        for label, options, remove_cache in [
-            ("plain cache file (no secrets)", {}, False),
-            ("secrets file: values read from the environment", {"HOVER_RUNTIME_DIR": stage.runtime_dir, **aws}, False),
-            ("no cache: config/ read on every request", {}, True),
-        ]:
-            runtime = Runtime(directory / f"config-{len(rows)}", AWS_LAMBDA_FUNCTION_NAME=HTTP_FUNCTION, **options)
-            try:
-                runtime.invoke(v2(path="/"))
-                cache = runtime.storage / "bootstrap" / "cache" / "config.php"
-                assert cache.exists(), runtime.log()
-                if remove_cache:
-                    cache.unlink()
-                params = fastcgi_params(runtime.storage)
-                for _ in range(100):
-                    fastcgi_request(FPM_SOCKET, params)
-                rows.append((label, [timed(lambda: fastcgi_request(FPM_SOCKET, params))[0] for _ in range(requests)]))
-            finally:
-                runtime.stop()
-        return rows
+        kinds = {
+            "plain cache file (no secrets)": {},
+            "secrets file: secret values read from the environment": {"HOVER_RUNTIME_DIR": stage.runtime_dir, **aws},
+            "no cache: config/ read on every request": {},
+        }
+        for label, options in kinds.items():
+            runtime = Runtime(directory / f"config-{len(runtimes)}", AWS_LAMBDA_FUNCTION_NAME=HTTP_FUNCTION, **options)
+            runtimes[label] = runtime
+            assert runtime.invoke(v2(path="/"))["statusCode"] == 200, runtime.log()
+            cache = runtime.storage / "bootstrap" / "cache" / "config.php"
+            assert cache.exists(), runtime.log()
+            if label.startswith("no cache"):
+                cache.unlink()
+        assert "getenv(" in (runtimes[list(kinds)[1]].storage / "bootstrap" / "cache" / "config.php").read_text()
+        params = {label: fastcgi_params(runtime.storage) for label, runtime in runtimes.items()}
+        for _ in range(100):
+            for label, runtime in runtimes.items():
+                fastcgi_request(fpm_socket(runtime), params[label])
+        rows = {label: [] for label in runtimes}
+        for _ in range(requests):
+            for label, runtime in runtimes.items():
+                rows[label].append(timed(lambda: fastcgi_request(fpm_socket(runtime), params[label]))[0])
+        loads = {}
+        for label, runtime in list(runtimes.items())[:2]:
+            script = fastcgi_params(runtime.storage, ROOT / "bench" / "config_cache_load.php")
+            medians = [float(fastcgi_request(fpm_socket(runtime), script).split(b"\r\n\r\n", 1)[1]) for _ in range(21)]
+            loads[label] = percentile(medians, 0.5)
+        return list(rows.items()), loads
     finally:
+        for runtime in runtimes.values():
+            runtime.stop()
         moto.terminate()
         moto.wait(timeout=10)
 

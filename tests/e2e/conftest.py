@@ -9,6 +9,7 @@ import base64
 import json
 import os
 import pathlib
+import shutil
 import socket
 import subprocess
 import time
@@ -54,6 +55,9 @@ class Runtime:
         self.port = free_port()
         api_port = free_port()
         environment.setdefault("HOVER_STORAGE_PATH", self.storage)
+        # php-fpm's socket and pid, apart from any other runtime's: tests run several.
+        self.fpm_dir = pathlib.Path(f"/tmp/hover-fpm-{self.port}")
+        environment.setdefault("HOVER_FPM_RUN_DIR", self.fpm_dir)
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 [
@@ -122,6 +126,7 @@ class Runtime:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        shutil.rmtree(self.fpm_dir, ignore_errors=True)
 
 
 @pytest.fixture

@@ -12,6 +12,9 @@ use super::FpmError;
 pub const BINARY_VARIABLE: &str = "HOVER_PHP_FPM";
 /// Where the runtime keeps php-fpm's socket, pid file and configuration in Lambda.
 pub const RUN_DIR: &str = "/tmp/hover-fpm";
+/// The variable that moves [`RUN_DIR`]: Lambda runs one runtime per sandbox, a developer's
+/// machine or a test suite may run several.
+pub const RUN_DIR_VARIABLE: &str = "HOVER_FPM_RUN_DIR";
 /// The function's own pool directives, in its runtime directory.
 pub const USER_CONF_NAME: &str = "php-fpm.conf";
 /// Directories searched after `PATH`: php-fpm is an `sbin` program, often outside it.
@@ -31,8 +34,8 @@ pub struct FpmSettings {
 impl FpmSettings {
     /// The settings for this process: the binary `$HOVER_PHP_FPM` names, else the first
     /// `php-fpm` or `php-fpm<php_version>` (say `php-fpm8.2`: Debian's name) found in
-    /// `PATH`, `/usr/sbin` or `/usr/local/sbin`; the run directory [`RUN_DIR`]; and the
-    /// function's `php-fpm.conf` in `runtime_dir`, if it exists.
+    /// `PATH`, `/usr/sbin` or `/usr/local/sbin`; the run directory `$HOVER_FPM_RUN_DIR`,
+    /// else [`RUN_DIR`]; and the function's `php-fpm.conf` in `runtime_dir`, if it exists.
     ///
     /// `php_version` is the running PHP's `major.minor`: a php-fpm of another version would
     /// run the application with other extensions and another `php.ini`.
@@ -57,7 +60,11 @@ impl FpmSettings {
         let user_conf = runtime_dir.join(USER_CONF_NAME);
         Ok(Self {
             binary,
-            run_dir: PathBuf::from(RUN_DIR),
+            run_dir: PathBuf::from(
+                var(RUN_DIR_VARIABLE)
+                    .filter(|path| !path.is_empty())
+                    .unwrap_or_else(|| RUN_DIR.to_owned()),
+            ),
             user_conf: user_conf.is_file().then_some(user_conf),
         })
     }
@@ -433,6 +440,9 @@ request_terminate_timeout = 0
         std::fs::write(runtime_dir.join(USER_CONF_NAME), "pm.max_requests = 9\n").unwrap();
         let settings = FpmSettings::from_env(&runtime_dir, "8.2", var).unwrap();
         assert_eq!(settings.user_conf, Some(runtime_dir.join(USER_CONF_NAME)));
+        let elsewhere = |name: &str| (name == RUN_DIR_VARIABLE).then(|| "/tmp/fpm-9".to_owned());
+        let settings = FpmSettings::from_env(&runtime_dir, "8.2", elsewhere).unwrap();
+        assert_eq!(settings.run_dir, PathBuf::from("/tmp/fpm-9"));
         std::fs::remove_dir_all(&runtime_dir).unwrap();
     }
 }

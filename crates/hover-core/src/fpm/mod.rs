@@ -29,8 +29,8 @@ use rustix::process::{
 };
 
 pub use config::{
-    BINARY_VARIABLE, DroppedLine, FpmSettings, RUN_DIR, USER_CONF_NAME, UserDirectives,
-    config_text, filter_user_directives, with_user_line,
+    BINARY_VARIABLE, DroppedLine, FpmSettings, RUN_DIR, RUN_DIR_VARIABLE, USER_CONF_NAME,
+    UserDirectives, config_text, filter_user_directives, with_user_line,
 };
 
 use crate::log::{Level, LogFormat};
