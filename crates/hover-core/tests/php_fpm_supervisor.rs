@@ -223,7 +223,7 @@ const PID_SCRIPT: &str = "<?php echo getmypid();";
 fn it_starts_and_serves_a_request_in_a_private_directory() {
     let dir = TestDir::new("serves");
     let log = Captured::default();
-    let (fpm, _) = start(dir.settings(None), &log);
+    let (mut fpm, _) = start(dir.settings(None), &log);
     let script = dir.script("hello.php", "<?php echo 'hello from ', PHP_SAPI;");
     assert_eq!(get(&fpm.socket(), &script), "hello from fpm-fcgi");
 
@@ -451,4 +451,26 @@ fn it_serves_as_a_user_other_than_root() {
         "{}",
         log.text()
     );
+}
+
+#[test]
+fn a_binary_that_cannot_be_run_fails_the_wait_naming_it() {
+    let dir = TestDir::new("unrunnable");
+    let log = Captured::default();
+    let not_a_program = dir.0.join("php-fpm");
+    fs::write(&not_a_program, "not a program\n").unwrap();
+    let settings = FpmSettings {
+        binary: not_a_program.clone(),
+        ..dir.settings(None)
+    };
+    // Starting php-fpm happens on its output thread: `start` returns at once.
+    let mut fpm = PhpFpm::start(settings, log.sink(), Arc::new(CurrentRequest::default())).unwrap();
+    let error = fpm.wait_ready(READY_WITHIN).unwrap_err();
+    let FpmError::Exited { how, .. } = &error else {
+        panic!("{error}");
+    };
+    assert!(how.starts_with("could not be started: "), "{how}");
+    assert!(how.contains(&not_a_program.display().to_string()), "{how}");
+    assert_eq!(fpm.pid(), 0);
+    assert_eq!(fpm.exited().as_deref(), Some(how.as_str()));
 }

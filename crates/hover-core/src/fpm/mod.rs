@@ -290,9 +290,12 @@ impl PhpFpm {
         self.settings.socket()
     }
 
-    /// The master's pid (the id of php-fpm's process group too).
-    pub fn pid(&self) -> u32 {
-        self.master.pid.as_raw_nonzero().get().unsigned_abs()
+    /// The master's pid (the id of php-fpm's process group too); 0 if it could not be
+    /// started.
+    pub fn pid(&mut self) -> u32 {
+        self.master
+            .pid()
+            .map_or(0, |pid| pid.as_raw_nonzero().get().unsigned_abs())
     }
 
     /// How the master ended, if it has (`None` while it runs); does not wait. The master
@@ -325,18 +328,28 @@ impl Drop for PhpFpm {
     }
 }
 
-/// A php-fpm master process, leader of its own process group, and the thread that logs
-/// its output.
+/// A php-fpm master process, leader of its own process group, and the thread that starts
+/// it and then logs its output.
 struct Master {
-    pid: Pid,
+    /// The master's pid, or why it could not be started, once the thread has said.
+    started: Started,
     /// How it ended, once seen; it is still unreaped until `reaped`.
     ended: Option<String>,
     reaped: bool,
     output: Output,
 }
 
+/// What the thread that starts php-fpm reports.
+enum Started {
+    Pending(mpsc::Receiver<io::Result<Pid>>),
+    Running(Pid),
+    Failed(String),
+}
+
 impl Master {
-    /// Clears what an earlier php-fpm left in the run directory and starts php-fpm.
+    /// Clears what an earlier php-fpm left in the run directory and starts php-fpm, on the
+    /// thread that will log its output: the runtime goes on meanwhile (starting it takes a
+    /// `fork` of the runtime, which waits for the `exec`: milliseconds of cold start).
     fn spawn(
         settings: &FpmSettings,
         as_root: bool,
@@ -377,28 +390,48 @@ impl Master {
                 Ok(())
             });
         }
-        let child = command.spawn().map_err(failed(format_args!(
-            "starting {}",
-            settings.binary.display()
-        )))?;
-        // The pipe's write ends are the child's only: end of file once php-fpm is gone.
-        drop(command);
-        let pid = Pid::from_raw(child.id() as i32).expect("a child's pid is positive");
-        // Dropping a `Child` neither waits for nor kills it: the master is reaped here.
-        drop(child);
+        let (output, started) = Output::start(
+            command,
+            &settings.binary,
+            output,
+            Arc::clone(log),
+            Arc::clone(current),
+        );
         Ok(Self {
-            pid,
+            started: Started::Pending(started),
             ended: None,
             reaped: false,
-            output: Output::read(output, Arc::clone(log), Arc::clone(current)),
+            output,
         })
     }
 
+    /// The master's pid: waits for the thread that starts it to say, the first time.
+    fn pid(&mut self) -> Option<Pid> {
+        if let Started::Pending(report) = &self.started {
+            self.started = match report.recv() {
+                Ok(Ok(pid)) => Started::Running(pid),
+                Ok(Err(error)) => Started::Failed(format!("could not be started: {error}")),
+                Err(_) => Started::Failed("could not be started: its thread ended".to_owned()),
+            };
+        }
+        match &self.started {
+            Started::Running(pid) => Some(*pid),
+            _ => None,
+        }
+    }
+
     fn ended(&mut self) -> Option<String> {
+        let Some(pid) = self.pid() else {
+            if let Started::Failed(why) = &self.started {
+                self.reaped = true;
+                return Some(why.clone());
+            }
+            return None;
+        };
         if self.ended.is_none() {
             let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT;
             self.ended = loop {
-                match waitid(WaitId::Pid(self.pid), options) {
+                match waitid(WaitId::Pid(pid), options) {
                     Ok(None) => break None,
                     Ok(Some(status)) => {
                         break Some(match status.terminating_signal() {
@@ -425,30 +458,32 @@ impl Master {
 
     /// Kills the master's process group and the master. Until the master is reaped, its
     /// pid, and so the group's id, cannot be reused.
-    fn kill(&self) {
-        if !self.reaped {
+    fn kill(&mut self) {
+        if let Some(pid) = self.pid()
+            && !self.reaped
+        {
             // ESRCH: gone already.
-            let _ = kill_process_group(self.pid, Signal::KILL);
-            let _ = kill_process(self.pid, Signal::KILL);
+            let _ = kill_process_group(pid, Signal::KILL);
+            let _ = kill_process(pid, Signal::KILL);
         }
     }
 
     /// Waits for the (killed) master, and for the workers of its group that are the
     /// runtime's children (a child subreaper inherits them when the master dies first).
     fn reap(&mut self) {
-        if self.reaped {
+        let Some(pid) = self.pid().filter(|_| !self.reaped) else {
             return;
-        }
-        reap_group(self.pid);
+        };
+        reap_group(pid);
         self.reaped = true;
         self.ended.get_or_insert_with(|| "was stopped".to_owned());
     }
 
     fn stop(&mut self) {
-        if self.reaped {
+        let Some(pid) = self.pid().filter(|_| !self.reaped) else {
             return;
-        }
-        if self.ended().is_none() && kill_process(self.pid, Signal::QUIT).is_ok() {
+        };
+        if self.ended().is_none() && kill_process(pid, Signal::QUIT).is_ok() {
             let deadline = Instant::now() + GRACEFUL_STOP;
             while self.ended().is_none() && Instant::now() < deadline {
                 std::thread::sleep(READY_CHECK_TICK);
@@ -569,22 +604,48 @@ struct Output {
 }
 
 impl Output {
-    fn read(pipe: OwnedFd, log: Arc<LogSink>, current: Arc<CurrentRequest>) -> Self {
+    /// Starts `command` on a thread of its own, which reports the pid (or the failure) and
+    /// then reads `pipe`, php-fpm's output, until its end. The thread lives as long as
+    /// the master writes to the pipe, which matters: the master's `PR_SET_PDEATHSIG` fires
+    /// when the *thread* that started it ends.
+    fn start(
+        mut command: Command,
+        binary: &Path,
+        pipe: OwnedFd,
+        log: Arc<LogSink>,
+        current: Arc<CurrentRequest>,
+    ) -> (Self, mpsc::Receiver<io::Result<Pid>>) {
         let recent = Arc::new(Mutex::new(VecDeque::with_capacity(RECENT_LINES)));
         let (finishing, finished) = mpsc::channel();
+        let (reporting, report) = mpsc::sync_channel(1);
         let lines = OutputLines {
             recent: Arc::clone(&recent),
             log,
             current,
         };
+        let binary = binary.display().to_string();
         std::thread::Builder::new()
             .name("php-fpm output".to_owned())
             .spawn(move || {
-                lines.read_until_end(fs::File::from(pipe));
+                // Dropping a `Child` neither waits for nor kills it: `Master` reaps it.
+                let started = command
+                    .spawn()
+                    .map(|child| {
+                        Pid::from_raw(child.id() as i32).expect("a child's pid is positive")
+                    })
+                    .map_err(|error| io::Error::new(error.kind(), format!("{binary}: {error}")));
+                // The pipe's write ends are the child's only: end of file once php-fpm
+                // is gone.
+                drop(command);
+                let running = started.is_ok();
+                let _ = reporting.send(started);
+                if running {
+                    lines.read_until_end(fs::File::from(pipe));
+                }
                 drop(finishing);
             })
             .expect("a thread can be started");
-        Self { recent, finished }
+        (Self { recent, finished }, report)
     }
 
     fn recent(&self) -> Vec<String> {

@@ -44,8 +44,9 @@ pub struct HttpFunction {
     log: LogFormat,
     /// Whether a request has gone through php-fpm since it started: its OPcache is filled.
     warm: bool,
-    /// When php-fpm was started at init.
+    /// When php-fpm was started at init, and how long starting it kept the runtime.
     started: Instant,
+    spawning: Duration,
     log_timings: bool,
 }
 
@@ -102,6 +103,7 @@ impl HttpFunction {
         let started = Instant::now();
         let current = Arc::new(CurrentRequest::default());
         let fpm = PhpFpm::start(settings, LogSink::stderr(log), Arc::clone(&current))?;
+        let spawning = started.elapsed();
         let client = FastCgiClient::new(&socket).map_err(|source| FpmError::Io {
             doing: format!("using {} as php-fpm's socket", socket.display()),
             source,
@@ -113,6 +115,7 @@ impl HttpFunction {
             log,
             warm: false,
             started,
+            spawning,
             log_timings: std::env::var_os(TIMINGS_VARIABLE).is_some_and(|value| value == "1"),
         })
     }
@@ -126,7 +129,8 @@ impl HttpFunction {
                 Level::Info,
                 None,
                 &format!(
-                    "timings: php-fpm was ready {} ms after its start, {} ms of which the runtime waited",
+                    "timings: starting php-fpm took the runtime {} us; it was ready {} ms after, {} ms of which the runtime waited",
+                    self.spawning.as_micros(),
                     self.started.elapsed().as_millis(),
                     waiting.elapsed().as_millis()
                 ),
