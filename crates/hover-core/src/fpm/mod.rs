@@ -370,7 +370,12 @@ impl Master {
         if as_root {
             command.arg("--allow-to-run-as-root");
         }
+        // php-fpm is started on another thread, while PHP may be changing the environment
+        // (`putenv` from a `.env` file as Laravel boots): the child gets a copy of it taken
+        // here, on the calling thread, and never reads the live one.
         command
+            .env_clear()
+            .envs(std::env::vars_os())
             .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::from(child_output))
