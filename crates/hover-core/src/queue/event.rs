@@ -9,7 +9,8 @@
 //! API has `StringValue` and `DataType`.)
 //!
 //! The event is parsed in one pass into structs that borrow its strings (only strings with
-//! JSON escapes are copied), never into a `serde_json::Value` tree. Nothing in it is
+//! JSON escapes are copied); only each record's attributes, small, are decoded a second
+//! time, to check them (see [`SqsRecord::attributes`]). Nothing in it is
 //! trusted: errors quote it cut short, and the queue URL is built only from an ARN whose
 //! every part has the shape AWS gives it.
 
@@ -86,12 +87,14 @@ impl SqsRecord<'_> {
 
     /// The message's system attributes (`ApproximateReceiveCount`, `SentTimestamp`,
     /// `MessageGroupId`…) as the event's JSON text of an object; `{}` when it has none.
+    /// Every string in it decodes: a lone surrogate escape (`"\uD800"`), which PHP's
+    /// `json_decode` refuses, is refused with the event.
     pub fn attributes(&self) -> &str {
         self.attributes
     }
 
     /// The message's own attributes as the event's JSON text of an object; `{}` when it has
-    /// none.
+    /// none. Every string in it decodes, as in [`Self::attributes`].
     pub fn message_attributes(&self) -> &str {
         self.message_attributes
     }
@@ -239,34 +242,54 @@ fn record<'a>(index: usize, raw: RawRecord<'a>, arn: &str) -> Result<SqsRecord<'
             capped(arn)
         )));
     }
-    for (field, value) in [
-        ("attributes", raw.attributes),
-        ("messageAttributes", raw.message_attributes),
-    ] {
-        if value.is_some_and(|value| !value.get().starts_with('{')) {
-            return Err(invalid(format!(
-                "record {index}'s {field} is not an object"
-            )));
-        }
-    }
-    let attributes = raw.attributes.map_or("{}", RawValue::get);
+    let attributes = decodable_object(index, "attributes", raw.attributes)?;
+    let message_attributes = decodable_object(index, "messageAttributes", raw.message_attributes)?;
     Ok(SqsRecord {
         message_id: raw.message_id,
         receipt_handle: raw.receipt_handle,
         body: raw.body,
-        attributes,
-        message_attributes: raw.message_attributes.map_or("{}", RawValue::get),
-        receive_count: receive_count(attributes),
+        attributes: attributes.text,
+        message_attributes: message_attributes.text,
+        receive_count: receive_count(&attributes.object),
     })
 }
 
-/// `ApproximateReceiveCount` of a record's attributes (an object): a string of digits, at
-/// least 1, saturated at `u32::MAX`; 1 otherwise.
-fn receive_count(attributes: &str) -> u32 {
-    let count = serde_json::from_str::<Attributes>(attributes)
-        .ok()
-        .and_then(|attributes| attributes.approximate_receive_count);
-    match count.as_ref().and_then(serde_json::Value::as_str) {
+/// A record's attributes, as the event's text and decoded.
+struct DecodedObject<'a> {
+    text: &'a str,
+    object: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The record `index`'s `field` (`{}` when it has none), checked: an object that decodes
+/// whole. Taking its text whole skips its strings' escapes unchecked, and one that is no
+/// Unicode (`"\uD800"` alone) would fail PHP's `json_decode` later, where it could only
+/// lose the record; decoded here, it is refused with the event. (Cheap: attributes are a
+/// few short entries, message attributes at most 10.)
+fn decodable_object<'a>(
+    index: usize,
+    field: &str,
+    raw: Option<&'a RawValue>,
+) -> Result<DecodedObject<'a>, ErrorResponse> {
+    let text = raw.map_or("{}", RawValue::get);
+    match serde_json::from_str(text) {
+        Ok(serde_json::Value::Object(object)) => Ok(DecodedObject { text, object }),
+        Ok(_) => Err(invalid(format!(
+            "record {index}'s {field} is not an object"
+        ))),
+        Err(error) => Err(invalid(format!(
+            "record {index}'s {field} cannot be decoded ({})",
+            capped(&error.to_string())
+        ))),
+    }
+}
+
+/// `ApproximateReceiveCount` of a record's attributes: a string of digits, at least 1,
+/// saturated at `u32::MAX`; 1 otherwise.
+fn receive_count(attributes: &serde_json::Map<String, serde_json::Value>) -> u32 {
+    match attributes
+        .get("ApproximateReceiveCount")
+        .and_then(serde_json::Value::as_str)
+    {
         Some(digits) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
             digits.parse::<u32>().unwrap_or(u32::MAX).max(1)
         }
@@ -393,12 +416,6 @@ struct RawRecord<'a> {
     event_source: Cow<'a, str>,
     #[serde(rename = "eventSourceARN", borrow, default)]
     event_source_arn: Cow<'a, str>,
-}
-
-#[derive(Deserialize)]
-struct Attributes {
-    #[serde(rename = "ApproximateReceiveCount")]
-    approximate_receive_count: Option<serde_json::Value>,
 }
 
 /// A `T` read only from a JSON object: serde's derived structs would also take an array,
@@ -698,6 +715,33 @@ mod tests {
         assert_eq!(
             error(&event_of(vec![record_from("a", ORDERS_ARN), record])),
             "record 1's messageAttributes is not an object"
+        );
+    }
+
+    #[test]
+    fn refuses_attributes_that_cannot_be_decoded() {
+        // Valid JSON syntax, but a lone surrogate is no character: PHP's `json_decode`
+        // refuses it too. (Found by the fuzz target.)
+        let payload =
+            br#"{"Records": [{"messageId": "m", "receiptHandle": "h", "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:orders",
+            "attributes": {"ApproximateReceiveCount": "1"},
+            "messageAttributes": {"name": {"stringValue": "\uD9DE", "dataType": "String"}}}]}"#;
+        let message = error(payload);
+        assert!(
+            message.starts_with(
+                "record 0's messageAttributes cannot be decoded (unexpected end of hex escape"
+            ),
+            "{message}"
+        );
+        let payload =
+            br#"{"Records": [{"messageId": "m", "receiptHandle": "h", "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:orders",
+            "attributes": {"\uDDDD": "1"}}]}"#;
+        let message = error(payload);
+        assert!(
+            message.starts_with("record 0's attributes cannot be decoded ("),
+            "{message}"
         );
     }
 
