@@ -27,6 +27,7 @@ pub mod secrets;
 // Function types: what each does with an invocation.
 pub mod cli;
 pub mod http;
+pub mod queue;
 
 // HTTP: php-fpm, supervised, and the FastCGI client that talks to it.
 pub mod fastcgi;

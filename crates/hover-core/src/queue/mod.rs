@@ -1,0 +1,9 @@
+//! The queue function type: SQS events from Lambda's SQS integration, each record a
+//! Laravel job, answered with the records that must come back.
+//!
+//! Two pure parts, free of AWS calls and of PHP: the event read into typed records and
+//! the queue they come from ([`event`]), and the state of one batch as its jobs run, which
+//! gives the partial-batch answer Lambda takes ([`batch`]).
+
+pub mod batch;
+pub mod event;
