@@ -7,7 +7,7 @@ use hover_core::http::event::{Event, MAX_WARMER_CONTAINERS, Script, parse_event}
 use libfuzzer_sys::fuzz_target;
 
 /// The params that do not come from a header.
-const FIXED_PARAMS: [&str; 20] = [
+const FIXED_PARAMS: [&str; 21] = [
     "GATEWAY_INTERFACE",
     "SERVER_SOFTWARE",
     "SERVER_PROTOCOL",
@@ -26,6 +26,7 @@ const FIXED_PARAMS: [&str; 20] = [
     "CONTENT_LENGTH",
     "CONTENT_TYPE",
     "REDIRECT_STATUS",
+    "HOVER_STORAGE_PATH",
     "LAMBDA_REQUEST_ID",
     "_X_AMZN_TRACE_ID",
 ];
