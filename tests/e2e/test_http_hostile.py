@@ -319,10 +319,24 @@ def test_a_hung_master_with_no_worker_times_out_and_php_fpm_is_restarted(hostile
     assert wait_until(lambda: process_is_gone(master))
 
 
-def test_php_fpm_killed_right_after_a_response_costs_nothing(hostile):
+def test_php_fpm_killed_between_requests_costs_nothing(hostile):
     worker, master = worker_and_master(hostile)
     os.kill(master, signal.SIGKILL)
     os.kill(worker, signal.SIGKILL)
+    assert wait_until(lambda: process_is_gone(master) and process_is_gone(worker))
+    assert_serves(hostile)
+    assert worker_and_master(hostile)[1] != master
+
+
+def test_php_fpm_killed_as_a_request_starts_costs_at_most_that_request(hostile):
+    """A kill that lands while the request is sent is a crash mid-request: the connection
+    is closed before any answer, as when a worker dies running a script, so the request is
+    answered with an error, never sent again (it may have run); the next one is served."""
+    worker, master = worker_and_master(hostile)
+    os.kill(master, signal.SIGKILL)
+    os.kill(worker, signal.SIGKILL)
+    first = invoke(hostile, v2(path="/"))
+    assert first.get("body") == "Hello from Hover" or first.get("errorType") == "Hover.PhpFpmFailed", first
     assert_serves(hostile)
     assert worker_and_master(hostile)[1] != master
 
