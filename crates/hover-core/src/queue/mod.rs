@@ -3,7 +3,11 @@
 //!
 //! Two pure parts, free of AWS calls and of PHP: the event read into typed records and
 //! the queue they come from ([`event`]), and the state of one batch as its jobs run, which
-//! gives the partial-batch answer Lambda takes ([`batch`]).
+//! gives the partial-batch answer Lambda takes ([`batch`]). And the one AWS call a batch
+//! needs, behind the `aws` feature: a released job's message made invisible for the release
+//! delay ([`visibility`]).
 
 pub mod batch;
 pub mod event;
+#[cfg(feature = "aws")]
+pub mod visibility;
