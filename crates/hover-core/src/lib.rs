@@ -6,6 +6,7 @@
 // the core that answers each invocation exactly once.
 pub mod context;
 pub mod error_response;
+pub mod event_error;
 pub mod invocation;
 pub mod log;
 pub mod runtime_api;

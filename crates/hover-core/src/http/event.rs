@@ -25,6 +25,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 
 use crate::error_response::{ErrorResponse, ErrorType};
+use crate::event_error::{capped, listed_fields, not_an_object};
 
 /// What an HTTP function is invoked with.
 #[derive(Debug, PartialEq, Eq)]
@@ -99,8 +100,6 @@ const SCRIPT_NAME: &str = "/index.php";
 /// A warmer's `containers` is clamped to 1..=this: Lambda's default concurrency quota of
 /// a region. More would only be throttled.
 pub const MAX_WARMER_CONTAINERS: u64 = 1000;
-/// How much of an untrusted string (a name, a field, a parser's message) an error quotes.
-const QUOTED_LENGTH: usize = 200;
 
 /// Bytes percent-encoded in the path: what RFC 3986 does not allow in a path (controls,
 /// space, `"`, `#`, `<`, `>`, `?`, `[`, `\`, `]`, `^`, `` ` ``, `{`, `|`, `}`; non-ASCII
@@ -143,7 +142,7 @@ pub fn parse_event(
 ) -> Result<Event, ErrorResponse> {
     // serde would also take an array for the struct, its fields by position.
     if payload.trim_ascii_start().first() != Some(&b'{') {
-        return Err(not_an_object(payload));
+        return Err(not_an_object(payload, "API Gateway and ALBs send"));
     }
     let event: RawEvent = serde_json::from_slice(payload).map_err(|error| {
         invalid(if error.is_data() {
@@ -220,54 +219,17 @@ fn invalid(message: String) -> ErrorResponse {
     ErrorResponse::new(ErrorType::InvalidEvent, message)
 }
 
-/// An untrusted string as errors quote it: cut after [`QUOTED_LENGTH`] characters.
-fn capped(text: &str) -> Cow<'_, str> {
-    match text.char_indices().nth(QUOTED_LENGTH) {
-        None => Cow::Borrowed(text),
-        Some((end, _)) => Cow::Owned(format!("{}… ({} bytes)", &text[..end], text.len())),
-    }
-}
-
-fn not_an_object(payload: &[u8]) -> ErrorResponse {
-    if let Err(error) = serde_json::from_slice::<IgnoredAny>(payload) {
-        return invalid(format!("the event is not valid JSON ({error})"));
-    }
-    let kind = match payload.trim_ascii_start().first() {
-        Some(b'[') => "an array",
-        Some(b'"') => "a string",
-        Some(b't' | b'f') => "a boolean",
-        Some(b'n') => "null",
-        _ => "a number",
-    };
-    invalid(format!(
-        "the event is {kind}, not an object such as API Gateway and ALBs send"
-    ))
-}
-
 /// The error for a JSON object that is no request: names the fields it has instead (a
 /// few, each cut short), which tells an SQS or a WebSocket event apart at a glance.
 fn not_an_http_event(payload: &[u8]) -> ErrorResponse {
-    const LISTED_FIELDS: usize = 10;
     let fields = serde_json::from_slice::<Entries<IgnoredAny>>(payload)
         .map(|entries| entries.0)
         .unwrap_or_default();
-    let mut listed: Vec<String> = fields
-        .iter()
-        .take(LISTED_FIELDS)
-        .map(|(name, _)| format!("`{}`", capped(&name.0)))
-        .collect();
-    if fields.len() > LISTED_FIELDS {
-        listed.push(format!("and {} more", fields.len() - LISTED_FIELDS));
-    }
     invalid(format!(
         "the event is not an HTTP request: an API Gateway REST event has `httpMethod`, an HTTP API \
          or Function URL event has `version` \"2.0\" and `requestContext.http.method`, an ALB event \
          has `requestContext.elb` and `httpMethod`; this one has {}",
-        if listed.is_empty() {
-            "no fields".to_owned()
-        } else {
-            format!("the fields {}", listed.join(", "))
-        }
+        listed_fields(fields.iter().map(|(name, _)| &*name.0))
     ))
 }
 

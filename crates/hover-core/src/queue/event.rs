@@ -24,12 +24,11 @@ use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::error_response::{ErrorResponse, ErrorType};
+use crate::event_error::{capped, listed_fields, not_an_object};
 
 /// The most records a batch may have: Lambda's largest batch size, for a standard queue
 /// (a FIFO queue's is 10).
 pub const MAX_RECORDS: usize = 10_000;
-/// How much of an untrusted string (a field, a name, a parser's message) an error quotes.
-const QUOTED_LENGTH: usize = 200;
 /// The `eventSource` of every record from SQS.
 const SQS_EVENT_SOURCE: &str = "aws:sqs";
 /// The longest queue name SQS allows, `.fifo` included.
@@ -173,7 +172,7 @@ impl Queue {
 pub fn parse_event(payload: &[u8]) -> Result<SqsEvent<'_>, ErrorResponse> {
     // serde would also take an array for the struct, its fields by position.
     if payload.trim_ascii_start().first() != Some(&b'{') {
-        return Err(not_an_object(payload));
+        return Err(not_an_object(payload, "SQS events are"));
     }
     let event: RawEvent = serde_json::from_slice(payload).map_err(|error| {
         invalid(if error.is_data() {
@@ -335,55 +334,15 @@ fn not_an_sqs_arn(arn: &str) -> ErrorResponse {
     ))
 }
 
-/// An untrusted string as errors quote it: cut after [`QUOTED_LENGTH`] characters.
-fn capped(text: &str) -> Cow<'_, str> {
-    match text.char_indices().nth(QUOTED_LENGTH) {
-        None => Cow::Borrowed(text),
-        Some((end, _)) => Cow::Owned(format!("{}… ({} bytes)", &text[..end], text.len())),
-    }
-}
-
-fn not_an_object(payload: &[u8]) -> ErrorResponse {
-    if let Err(error) = serde_json::from_slice::<IgnoredAny>(payload) {
-        return invalid(format!(
-            "the event is not valid JSON ({})",
-            capped(&error.to_string())
-        ));
-    }
-    let kind = match payload.trim_ascii_start().first() {
-        Some(b'[') => "an array",
-        Some(b'"') => "a string",
-        Some(b't' | b'f') => "a boolean",
-        Some(b'n') => "null",
-        _ => "a number",
-    };
-    invalid(format!(
-        "the event is {kind}, not an object such as SQS events are"
-    ))
-}
-
-/// The error for a JSON object without `Records`: names the fields it has instead (a few,
-/// each cut short), which tells an HTTP or a CLI event apart at a glance.
+/// The error for a JSON object without `Records`: names the fields it has instead, which
+/// tells an HTTP or a CLI event apart at a glance.
 fn not_an_sqs_event(payload: &[u8]) -> ErrorResponse {
-    const LISTED_FIELDS: usize = 10;
     let fields = serde_json::from_slice::<FieldNames>(payload)
         .map(|names| names.0)
         .unwrap_or_default();
-    let mut listed: Vec<String> = fields
-        .iter()
-        .take(LISTED_FIELDS)
-        .map(|name| format!("`{}`", capped(name)))
-        .collect();
-    if fields.len() > LISTED_FIELDS {
-        listed.push(format!("and {} more", fields.len() - LISTED_FIELDS));
-    }
     invalid(format!(
         "the event is not an SQS event, which has `Records`; this one has {}",
-        if listed.is_empty() {
-            "no fields".to_owned()
-        } else {
-            format!("the fields {}", listed.join(", "))
-        }
+        listed_fields(fields.iter().map(String::as_str))
     ))
 }
 
