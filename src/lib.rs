@@ -6,6 +6,7 @@
 
 mod cli_invocation;
 mod context;
+mod queue_batch;
 mod runtime;
 mod shutdown;
 
@@ -21,6 +22,7 @@ pub fn get_module(module: ModuleBuilder) -> ModuleBuilder {
         .class::<runtime::PhpRuntime>()
         .class::<context::PhpContext>()
         .class::<cli_invocation::PhpCliInvocation>()
+        .class::<queue_batch::PhpQueueBatch>()
         .request_shutdown_function(shutdown::request_shutdown)
 }
 

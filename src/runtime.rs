@@ -22,6 +22,7 @@ use hover_core::runtime::{HttpStopped, Runtime};
 
 use crate::cli_invocation::PhpCliInvocation;
 use crate::panic_message;
+use crate::queue_batch::PhpQueueBatch;
 
 static RUNTIME: OnceLock<Runtime> = OnceLock::new();
 
@@ -170,6 +171,39 @@ impl PhpRuntime {
                 ))
             }
         }
+    }
+
+    /// A queue function's worker settings from its manifest entry: `name`, and `tries`,
+    /// `backoff`, `timeout`, `memory` where the entry sets them. Empty in other types.
+    pub fn queue_settings(&self) -> PhpResult<ZBox<ZendHashTable>> {
+        let mut settings = ZendHashTable::new();
+        if let Some(queue) = self.runtime.queue_settings() {
+            settings.insert("name", queue.name.as_str())?;
+            for (name, value) in [
+                ("tries", queue.tries),
+                ("timeout", queue.timeout),
+                ("memory", queue.memory),
+            ] {
+                if let Some(value) = value {
+                    settings.insert(name, i64::from(value))?;
+                }
+            }
+            if let Some(backoff) = &queue.backoff {
+                settings.insert("backoff", backoff.as_str())?;
+            }
+        }
+        Ok(settings)
+    }
+
+    /// Waits for the next SQS batch; malformed events are answered natively meanwhile.
+    /// The first call ends init.
+    pub fn next_batch(&self) -> PhpResult<PhpQueueBatch> {
+        let batch = self.runtime.next_batch().map_err(|error| {
+            self.runtime
+                .log(Level::Error, None, &format!("{error}; the runtime stops"));
+            PhpException::from_class::<RuntimeApiException>(error.to_string())
+        })?;
+        Ok(PhpQueueBatch::new(self.runtime, batch))
     }
 
     /// Waits for the next CLI invocation; malformed events are answered natively meanwhile.

@@ -62,18 +62,21 @@ final class Bootstrap
         }
     }
 
-    private static function handlerFor(Runtime $runtime): Cli\CommandHandler|Http\HttpHandler
+    private static function handlerFor(Runtime $runtime): Cli\CommandHandler|Http\HttpHandler|Queue\QueueHandler
     {
         $type = $runtime->functionType();
         if ($type === 'http') {
             return new Http\HttpHandler($runtime);
         }
-        if ($type !== 'cli') {
+        if ($type !== 'cli' && $type !== 'queue') {
             throw new RuntimeException("the {$type} function type is not served by this version of the runtime");
         }
         $laravel = new LaravelApplication($runtime);
         $app = $laravel->create();
         $laravel->bootstrapAndCacheConfiguration($app);
+        if ($type === 'queue') {
+            return new Queue\QueueHandler($runtime, $app);
+        }
         $handler = new CommandHandler($runtime, $app);
         $handler->prepareForForking();
 

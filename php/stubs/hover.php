@@ -116,6 +116,102 @@ final class Runtime
     public function nextCommand(): CliInvocation
     {
     }
+
+    /**
+     * A queue function's worker settings from its manifest entry: `name`, and `tries`,
+     * `backoff`, `timeout`, `memory` where the entry sets them. Empty in other types.
+     *
+     * @return array{name?: string, tries?: int, backoff?: string, timeout?: int, memory?: int}
+     */
+    public function queueSettings(): array
+    {
+    }
+
+    /**
+     * Waits for the next SQS batch; malformed events are answered natively meanwhile. The
+     * first call ends init.
+     *
+     * @throws RuntimeApiException
+     */
+    public function nextBatch(): QueueBatch
+    {
+    }
+}
+
+final class QueueBatch
+{
+    /** Not instantiable from PHP: the extension makes these. */
+    public function __construct()
+    {
+    }
+
+    public function context(): Context
+    {
+    }
+
+    /** The queue's URL, from the records' eventSourceARN: what SqsJob calls its queue. */
+    public function queueUrl(): string
+    {
+    }
+
+    /**
+     * Record $index's message as SQS's ReceiveMessage gives it.
+     *
+     * @return array{MessageId: string, ReceiptHandle: string, Body: string, Attributes: array<string, string>, MessageAttributes: array<string, array<string, mixed>>}
+     */
+    public function message(int $index): array
+    {
+    }
+
+    /**
+     * The record to run next; null when the batch is done (every record run, the rest of a
+     * FIFO batch held back, less than a second left before the stop point, or not the
+     * runtime's process).
+     */
+    public function next(): ?int
+    {
+    }
+
+    /** Record $index's job starts. */
+    public function start(int $index): void
+    {
+    }
+
+    /** Whole seconds left before the stop point, at least 1: the longest a job may run. */
+    public function secondsLeft(): int
+    {
+    }
+
+    /** Record $index's job was deleted: Lambda may delete the record. */
+    public function deleted(int $index): void
+    {
+    }
+
+    /**
+     * Releases record $index for $delay seconds (SQS ChangeMessageVisibility, at most 12
+     * hours); the record comes back. False when the visibility could not be set (logged).
+     */
+    public function release(int $index, int $delay): bool
+    {
+    }
+
+    /**
+     * The records not run, which the answer hands back unrun.
+     *
+     * @return list<int>
+     */
+    public function unrun(): array
+    {
+    }
+
+    /**
+     * Answers the batch: the records whose jobs were not deleted come back. With
+     * $thenRestart the runtime restarts in place and this never returns. False in a
+     * process that is not the runtime (a job's fork), which must end.
+     */
+    public function answer(bool $thenRestart): bool
+    {
+    }
 }
 
 final class CliInvocation

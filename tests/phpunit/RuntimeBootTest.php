@@ -143,8 +143,37 @@ final class RuntimeBootTest extends TestCase
     public function testTheFunctionTypeCanBeOverridden(): void
     {
         $this->writeManifest(['name' => 'shop']);
-        [$report] = $this->boot('', ['HOVER_FUNCTION_TYPE' => 'queue']);
+        [$report] = $this->boot('', ['HOVER_FUNCTION_TYPE' => 'http']);
+        $this->assertSame('http', $report['functionType']);
+        $this->assertSame([], $report['queueSettings'], 'only a queue function has queue settings');
+    }
+
+    public function testAQueueFunctionReadsTheManifestEntryItsNamePointsTo(): void
+    {
+        $this->writeManifest(['name' => 'shop', 'queue' => [
+            'default' => ['memory' => 512, 'timeout' => 120, 'tries' => 3, 'backoff' => '5, 10', 'queues' => ['default']],
+            'priority' => ['tries' => 5],
+        ]]);
+        [$report] = $this->boot('', ['AWS_LAMBDA_FUNCTION_NAME' => 'shop-default-queue']);
         $this->assertSame('queue', $report['functionType']);
+        $this->assertSame(
+            ['name' => 'default', 'tries' => 3, 'timeout' => 120, 'memory' => 512, 'backoff' => '5,10'],
+            $report['queueSettings']
+        );
+        [$report] = $this->boot('', ['AWS_LAMBDA_FUNCTION_NAME' => 'shop-priority-queue']);
+        $this->assertSame(['name' => 'priority', 'tries' => 5], $report['queueSettings']);
+    }
+
+    public function testAQueueFunctionWithoutItsManifestEntryFailsInit(): void
+    {
+        $this->writeManifest(['name' => 'shop', 'queue' => ['default' => []]]);
+        [$report] = $this->boot('', ['AWS_LAMBDA_FUNCTION_NAME' => 'shop-emails-queue']);
+        $this->assertSame('Hover\\InitException', $report['exception']);
+        $this->assertSame(
+            'Hover.InvalidManifest: ' . $this->directory . '/hover_runtime/manifest.json: the queue function '
+                . '"shop-emails-queue" has no entry "queue.emails" (entries: default)',
+            $report['message']
+        );
     }
 
     public function testABrokenManifestThrowsAnInitExceptionAndIsLogged(): void

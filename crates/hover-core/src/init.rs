@@ -18,6 +18,7 @@ use crate::function_type::FunctionType;
 use crate::log::{Level, LogFormat};
 use crate::manifest::{Manifest, ManifestError};
 use crate::process;
+use crate::queue::settings::QueueSettings;
 use crate::restart::{HANDOFF_VARIABLE, Handoff, Restart};
 use crate::runtime_api::RuntimeApiClient;
 use crate::secrets::{self, SecretsError, SecretsErrorKind, aws_kms::AwsKms};
@@ -104,6 +105,8 @@ pub struct Settled {
     pub restart: Restart,
     /// `None` on a first start; after a restart in place, how many restarts came before.
     pub restarted: Option<u32>,
+    /// A queue function's worker settings, from its manifest entry.
+    pub queue: Option<QueueSettings>,
 }
 
 /// Whether this process is a restart in place (its image was handed a [`Handoff`]).
@@ -119,6 +122,22 @@ pub fn is_restart() -> bool {
 pub fn run(log: LogFormat) -> Result<Settled, InitError> {
     let settings = Settings::from_env(|name| std::env::var(name).ok())?;
     let manifest = Manifest::load(&settings.manifest_path())?;
+    let queue = match settings.function_type {
+        FunctionType::Queue => Some(
+            QueueSettings::for_function(
+                &manifest.name,
+                manifest.queue.as_ref(),
+                settings.function_name.as_deref(),
+            )
+            .map_err(|problem| {
+                InitError::new(
+                    InitErrorKind::InvalidManifest,
+                    format!("{}: {problem}", settings.manifest_path().display()),
+                )
+            })?,
+        ),
+        _ => None,
+    };
     create_storage(&settings.storage_path)?;
     let handoff = std::env::var(HANDOFF_VARIABLE)
         .ok()
@@ -175,6 +194,7 @@ pub fn run(log: LogFormat) -> Result<Settled, InitError> {
         api,
         restart,
         restarted,
+        queue,
     })
 }
 
@@ -267,6 +287,8 @@ pub struct Settings {
     /// `HOVER_STORAGE_PATH`, else `/tmp/storage`: Laravel's storage path.
     pub storage_path: PathBuf,
     pub function_type: FunctionType,
+    /// `AWS_LAMBDA_FUNCTION_NAME`: a queue function finds its manifest entry by it.
+    pub function_name: Option<String>,
     /// `AWS_LAMBDA_RUNTIME_API`: host and port of the Runtime API.
     pub runtime_api: String,
 }
@@ -286,8 +308,9 @@ impl Settings {
             var("HOVER_RUNTIME_DIR").map_or_else(|| task_root.join("hover_runtime"), PathBuf::from);
         let storage_path =
             PathBuf::from(var("HOVER_STORAGE_PATH").unwrap_or_else(|| "/tmp/storage".into()));
+        let function_name = var("AWS_LAMBDA_FUNCTION_NAME");
         let function_type = FunctionType::resolve(
-            var("AWS_LAMBDA_FUNCTION_NAME").as_deref(),
+            function_name.as_deref(),
             var("HOVER_FUNCTION_TYPE").as_deref(),
         )
         .map_err(|message| InitError::new(InitErrorKind::UnknownFunctionType, message))?;
@@ -296,6 +319,7 @@ impl Settings {
             runtime_dir,
             storage_path,
             function_type,
+            function_name,
             runtime_api,
         })
     }
@@ -545,6 +569,7 @@ mod tests {
                 ("HOVER_BUILD_ID".into(), "from-environment".into()),
             ],
             build_id: Some("b-9".into()),
+            queue: None,
         };
         let process = lookup(&[("AWS_REGION", "eu-west-1"), ("APP_ENV", "local")]);
         let exported = environment(&manifest, Path::new("/tmp/s"), &[], process);
@@ -581,6 +606,7 @@ mod tests {
             name: "shop".into(),
             environment: vec![("DB_HOST".into(), "db.manifest".into())],
             build_id: None,
+            queue: None,
         };
         let secrets = dotenv::parse(
             b"DB_HOST=db.secret\nDB_PASSWORD=pw\nMAIL_HOST=mail.secret\nAWS_REGION=mars-1\n\
@@ -641,6 +667,7 @@ mod tests {
             name: "shop".into(),
             environment: Vec::new(),
             build_id: None,
+            queue: None,
         };
         let secrets = dotenv::parse(b"SMALL=ok\nHUGE=\"${BIG}${BIG}\"\n").unwrap();
         let big = "x".repeat(dotenv::MAX_RESOLVED_LEN / 2 + 1);

@@ -101,6 +101,8 @@ pub struct Started {
     pub request_id: String,
     /// When the work must stop to leave time for an answer.
     pub stop_at: Instant,
+    /// When Lambda stops the invocation.
+    pub deadline: Instant,
 }
 
 /// What became of [`Invocations::finish`].
@@ -194,6 +196,7 @@ impl<A: RuntimeApi> Invocations<A> {
         let started = Started {
             request_id: context.request_id.clone(),
             stop_at: now + remaining - stop_margin(remaining),
+            deadline: now + remaining,
         };
         let previous = self.slot().replace(InFlight {
             context,

@@ -18,6 +18,9 @@ pub struct Manifest {
     pub environment: Vec<(String, String)>,
     /// `build_details.id`, exported as `HOVER_BUILD_ID`.
     pub build_id: Option<String>,
+    /// `queue`: the queue functions' entries, read by the queue function whose entry it is
+    /// (see [`crate::queue::settings`]), so that one broken entry fails only its function.
+    pub queue: Option<Map<String, Value>>,
 }
 
 /// A manifest that cannot be used; the message says where and what.
@@ -64,10 +67,16 @@ impl Manifest {
             },
             Some(_) => return Err("\"build_details\" must be an object".into()),
         };
+        let queue = match document.get("queue") {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(entries)) => Some(entries.clone()),
+            Some(_) => return Err("\"queue\" must be an object".into()),
+        };
         Ok(Self {
             name,
             environment,
             build_id,
+            queue,
         })
     }
 }
@@ -148,7 +157,11 @@ mod tests {
 
     #[test]
     fn wrong_types_are_named() {
-        let cases: [(&[u8], &str); 7] = [
+        let cases: [(&[u8], &str); 8] = [
+            (
+                br#"{"name": "a", "queue": []}"#,
+                "\"queue\" must be an object",
+            ),
             (br#"[1, 2]"#, "the manifest must be a JSON object"),
             (br#"{"name": 5}"#, "\"name\" must be a string"),
             (

@@ -21,6 +21,9 @@ use crate::invocation::{Invocations, SystemClock};
 use crate::log::{Level, LogFormat};
 use crate::manifest::Manifest;
 use crate::process;
+use crate::queue::{
+    self, function::BatchInFlight, settings::QueueSettings, visibility::Visibility,
+};
 use crate::restart::{Handoff, ProcessIdentity, Restart};
 use crate::runtime_api::{RuntimeApiClient, RuntimeApiError};
 
@@ -40,6 +43,10 @@ pub struct Runtime {
     init_error_reported: AtomicBool,
     /// An HTTP function's php-fpm, started at boot.
     http: Mutex<Option<HttpFunction>>,
+    /// A queue function's worker settings, from its manifest entry.
+    queue_settings: Option<QueueSettings>,
+    /// The SQS client of a queue function's releases, made on the first one.
+    visibility: Mutex<Visibility>,
 }
 
 /// Why [`Runtime::serve_http`] stopped serving.
@@ -117,6 +124,7 @@ impl Runtime {
             api,
             restart,
             restarted,
+            queue,
         } = settled;
         Self {
             settings,
@@ -131,6 +139,8 @@ impl Runtime {
             serving: AtomicBool::new(false),
             init_error_reported: AtomicBool::new(false),
             http: Mutex::new(None),
+            queue_settings: queue,
+            visibility: Mutex::new(Visibility::new()),
         }
     }
 
@@ -167,6 +177,42 @@ impl Runtime {
         let error = function.serve(&self.invocations, &script);
         function.stop();
         HttpStopped::RuntimeApi(error)
+    }
+
+    /// A queue function's worker settings (`None` in other function types).
+    pub fn queue_settings(&self) -> Option<&QueueSettings> {
+        self.queue_settings.as_ref()
+    }
+
+    /// Waits for the next SQS batch (malformed events are answered meanwhile) and puts it
+    /// in flight. Should a job hang past the batch's stop point, its watcher answers and the
+    /// runtime restarts in place. The first call ends init.
+    pub fn next_batch(&'static self) -> Result<BatchInFlight, RuntimeApiError> {
+        self.serve();
+        queue::function::next_batch(&self.invocations, || self.restart())
+    }
+
+    /// Releases the record at `index` of `batch` for `delay` seconds; see
+    /// [`BatchInFlight::release`]. A failure is logged.
+    pub fn release(&self, batch: &BatchInFlight, index: usize, delay: u64) -> bool {
+        let mut visibility = self
+            .visibility
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match batch.release(&self.invocations, &mut visibility, index, delay) {
+            Ok(_) => true,
+            Err(error) => {
+                self.log.write(
+                    Level::Error,
+                    Some(&batch.context.request_id),
+                    &format!(
+                        "the job of message {} was released, but its visibility could not be set: {error}; it comes back when the queue's visibility timeout ends",
+                        batch.messages[index].message_id
+                    ),
+                );
+                false
+            }
+        }
     }
 
     /// The application's `public/` directory, php-fpm's document root.

@@ -91,6 +91,13 @@ impl Batch {
         }
     }
 
+    /// The records not run yet, in order.
+    pub fn pending(&self) -> Vec<usize> {
+        (0..self.records.len())
+            .filter(|&index| self.records[index].outcome == Outcome::Pending)
+            .collect()
+    }
+
     /// The message ids of the records that must come back, in order, each once: every
     /// record whose job was not deleted (pending, running, released, undetermined); on a
     /// FIFO queue, every record after the first one listed too.

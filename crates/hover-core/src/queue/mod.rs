@@ -10,4 +10,9 @@
 pub mod batch;
 pub mod event;
 #[cfg(feature = "aws")]
+pub mod function;
+pub mod message;
+pub mod settings;
+#[cfg(feature = "aws")]
 pub mod visibility;
+pub mod watcher;

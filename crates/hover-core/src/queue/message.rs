@@ -1,0 +1,137 @@
+//! A record as Laravel's `SqsJob` takes it: the message in the shape of SQS's
+//! ReceiveMessage answer (`MessageId`, `ReceiptHandle`, `Body`, `Attributes`,
+//! `MessageAttributes`), which is what `queue:work sqs` hands it.
+//!
+//! The event's system attributes are kept verbatim (their names are the API's already);
+//! its message attributes differ from the API's in casing only (`stringValue`, `dataType`
+//! where the API has `StringValue`, `DataType`), so their fields are renamed and their
+//! values kept as the event gives them.
+
+use serde_json::{Map, Value};
+
+use crate::queue::event::SqsRecord;
+
+/// One record, owned, for the job that runs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub message_id: String,
+    pub receipt_handle: String,
+    pub body: String,
+    /// `Attributes`, as the event has them.
+    pub attributes: Map<String, Value>,
+    /// `MessageAttributes`, with the API's field names.
+    pub message_attributes: Map<String, Value>,
+    /// `ApproximateReceiveCount`, read.
+    pub receive_count: u32,
+}
+
+impl Message {
+    /// The message of `record`. The event parser checked that both attribute fields are
+    /// JSON objects; anything else here is read as none.
+    pub fn from_record(record: &SqsRecord<'_>) -> Self {
+        let object = |text: &str| match serde_json::from_str(text) {
+            Ok(Value::Object(map)) => map,
+            _ => Map::new(),
+        };
+        let message_attributes = object(record.message_attributes())
+            .into_iter()
+            .map(|(name, attribute)| (name, api_casing(attribute)))
+            .collect();
+        Self {
+            message_id: record.message_id().to_owned(),
+            receipt_handle: record.receipt_handle().to_owned(),
+            body: record.body().to_owned(),
+            attributes: object(record.attributes()),
+            message_attributes,
+            receive_count: record.receive_count(),
+        }
+    }
+}
+
+/// A message attribute's fields renamed as the SQS API names them: the first letter upper
+/// case (`stringValue` → `StringValue`, `binaryListValues` → `BinaryListValues`).
+fn api_casing(attribute: Value) -> Value {
+    let Value::Object(fields) = attribute else {
+        return attribute;
+    };
+    fields
+        .into_iter()
+        .map(|(field, value)| {
+            let mut letters = field.chars();
+            let renamed = match letters.next() {
+                Some(first) => first.to_ascii_uppercase().to_string() + letters.as_str(),
+                None => field,
+            };
+            (renamed, value)
+        })
+        .collect::<Map<_, _>>()
+        .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::event::parse_event;
+    use serde_json::json;
+
+    #[test]
+    fn a_record_becomes_the_api_message() {
+        let event = json!({"Records": [{
+            "messageId": "m-1",
+            "receiptHandle": "rh-1",
+            "body": "{\"job\":\"x\"}",
+            "attributes": {"ApproximateReceiveCount": "3", "SentTimestamp": "1523232000000",
+                           "SenderId": "AID", "ApproximateFirstReceiveTimestamp": "1523232000001"},
+            "messageAttributes": {
+                "tenant": {"stringValue": "acme", "stringListValues": [], "binaryListValues": [], "dataType": "String"},
+                "blob": {"binaryValue": "AAEC", "dataType": "Binary"}
+            },
+            "md5OfBody": "x",
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:jobs",
+            "awsRegion": "us-east-1"
+        }]})
+        .to_string();
+        let parsed = parse_event(event.as_bytes()).unwrap();
+        let message = Message::from_record(&parsed.records[0]);
+        assert_eq!(message.message_id, "m-1");
+        assert_eq!(message.receipt_handle, "rh-1");
+        assert_eq!(message.body, "{\"job\":\"x\"}");
+        assert_eq!(message.receive_count, 3);
+        assert_eq!(
+            Value::Object(message.attributes),
+            json!({"ApproximateReceiveCount": "3", "SentTimestamp": "1523232000000",
+                   "SenderId": "AID", "ApproximateFirstReceiveTimestamp": "1523232000001"})
+        );
+        assert_eq!(
+            Value::Object(message.message_attributes),
+            json!({
+                "tenant": {"StringValue": "acme", "StringListValues": [], "BinaryListValues": [], "DataType": "String"},
+                "blob": {"BinaryValue": "AAEC", "DataType": "Binary"}
+            })
+        );
+    }
+
+    #[test]
+    fn the_aws_sample_keeps_its_attributes() {
+        let sample = include_bytes!("../../tests/fixtures/events/example-sqs-event.json");
+        let parsed = parse_event(sample).unwrap();
+        let message = Message::from_record(&parsed.records[0]);
+        let original: Value = serde_json::from_slice(sample).unwrap();
+        assert_eq!(
+            Value::Object(message.attributes.clone()),
+            original["Records"][0]["attributes"]
+        );
+        for (name, attribute) in &message.message_attributes {
+            let from_event = &original["Records"][0]["messageAttributes"][name];
+            assert_eq!(attribute["DataType"], from_event["dataType"], "{name}");
+            assert_eq!(attribute.get("dataType"), None, "{name}");
+        }
+    }
+
+    #[test]
+    fn odd_attribute_shapes_pass_through() {
+        assert_eq!(api_casing(json!("text")), json!("text"));
+        assert_eq!(api_casing(json!({"": 1, "é": 2})), json!({"": 1, "é": 2}));
+    }
+}
