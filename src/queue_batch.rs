@@ -77,7 +77,7 @@ impl PhpQueueBatch {
         Ok(array)
     }
 
-    /// The record to run next, or null when the batch is done: every record run, the rest
+    /// Takes the record to run next, marked running; null when the batch is done: every record run, the rest
     /// of a FIFO batch held back after a record that comes back, less than a second left
     /// before the stop point, or this process is not the runtime (a job's fork).
     pub fn next(&self) -> PhpResult<Option<i64>> {
@@ -86,13 +86,6 @@ impl PhpQueueBatch {
             return Ok(None);
         }
         Ok(self.batch()?.next(invocations).map(|index| index as i64))
-    }
-
-    /// Record `index`'s job starts.
-    pub fn start(&self, index: i64) -> PhpResult<()> {
-        let index = self.index(index)?;
-        self.batch()?.start(self.runtime.invocations(), index);
-        Ok(())
     }
 
     /// Whole seconds left before the stop point, at least 1: the longest a job may run.

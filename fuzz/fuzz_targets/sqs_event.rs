@@ -5,6 +5,7 @@
 
 use hover_core::queue::batch::{Batch, Outcome};
 use hover_core::queue::event::{MAX_RECORDS, parse_event};
+use hover_core::queue::message::Message;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -31,18 +32,28 @@ fuzz_target!(|data: &[u8]| {
         assert!(!record.message_id().is_empty());
         assert!(!record.receipt_handle().is_empty());
         assert!(record.receive_count() >= 1);
-        for attributes in [record.attributes(), record.message_attributes()] {
-            let value: serde_json::Value = serde_json::from_str(attributes).unwrap();
-            assert!(value.is_object(), "{attributes}");
-        }
+    }
+    // Each record as Laravel's SqsJob takes it: the same message, attributes and receive count.
+    let records: Vec<(String, usize, usize, u32)> = event
+        .records
+        .iter()
+        .map(|r| {
+            let sizes = (r.attributes().len(), r.message_attributes().len());
+            (r.message_id().to_owned(), sizes.0, sizes.1, r.receive_count())
+        })
+        .collect();
+    for (record, (id, attributes, message_attributes, count)) in
+        event.records.into_iter().zip(&records)
+    {
+        let message = Message::from(record);
+        assert_eq!(&message.message_id, id);
+        assert_eq!(message.attributes.len(), *attributes);
+        assert_eq!(message.message_attributes.len(), *message_attributes);
+        assert_eq!(message.receive_count, *count);
     }
 
     // Each record's outcome picked by the last byte of its message id.
-    let ids: Vec<String> = event
-        .records
-        .iter()
-        .map(|record| record.message_id().to_owned())
-        .collect();
+    let ids: Vec<String> = records.into_iter().map(|(id, ..)| id).collect();
     let mut batch = Batch::new(ids.clone(), queue.is_fifo());
     let mut deleted = Vec::with_capacity(ids.len());
     for (index, id) in ids.iter().enumerate() {

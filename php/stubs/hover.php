@@ -164,16 +164,11 @@ final class QueueBatch
     }
 
     /**
-     * The record to run next; null when the batch is done (every record run, the rest of a
+     * Takes the record to run next, marked running; null when the batch is done (every record run, the rest of a
      * FIFO batch held back, less than a second left before the stop point, or not the
      * runtime's process).
      */
     public function next(): ?int
-    {
-    }
-
-    /** Record $index's job starts. */
-    public function start(int $index): void
     {
     }
 

@@ -151,7 +151,9 @@ final class RuntimeBootTest extends TestCase
     public function testAQueueFunctionReadsTheManifestEntryItsNamePointsTo(): void
     {
         $this->writeManifest(['name' => 'shop', 'queue' => [
-            'default' => ['memory' => 512, 'timeout' => 120, 'tries' => 3, 'backoff' => '5, 10', 'queues' => ['default']],
+            'default' => [
+                'memory' => 512, 'timeout' => 120, 'tries' => 3, 'backoff' => '5, 10', 'queues' => ['default'],
+            ],
             'priority' => ['tries' => 5],
         ]]);
         [$report] = $this->boot('', ['AWS_LAMBDA_FUNCTION_NAME' => 'shop-default-queue']);

@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use zeroize::Zeroizing;
 
@@ -21,6 +21,7 @@ use crate::invocation::{Invocations, SystemClock};
 use crate::log::{Level, LogFormat};
 use crate::manifest::Manifest;
 use crate::process;
+use crate::queue::watcher::Watcher;
 use crate::queue::{
     self, function::BatchInFlight, settings::QueueSettings, visibility::Visibility,
 };
@@ -47,6 +48,8 @@ pub struct Runtime {
     queue_settings: Option<QueueSettings>,
     /// The SQS client of a queue function's releases, made on the first one.
     visibility: Mutex<Visibility>,
+    /// A queue function's deadline watcher, started with the first batch.
+    watcher: OnceLock<Option<Watcher>>,
 }
 
 /// Why [`Runtime::serve_http`] stopped serving.
@@ -141,6 +144,7 @@ impl Runtime {
             http: Mutex::new(None),
             queue_settings: queue,
             visibility: Mutex::new(Visibility::new()),
+            watcher: OnceLock::new(),
         }
     }
 
@@ -189,7 +193,10 @@ impl Runtime {
     /// runtime restarts in place. The first call ends init.
     pub fn next_batch(&'static self) -> Result<BatchInFlight, RuntimeApiError> {
         self.serve();
-        queue::function::next_batch(&self.invocations, || self.restart())
+        let watcher = self
+            .watcher
+            .get_or_init(|| queue::function::start_watcher(&self.invocations, || self.restart()));
+        queue::function::next_batch(&self.invocations, watcher.as_ref())
     }
 
     /// Releases the record at `index` of `batch` for `delay` seconds; see

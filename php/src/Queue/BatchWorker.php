@@ -63,7 +63,8 @@ final class BatchWorker extends Worker
     }
 
     /**
-     * Runs the batch's records in order, each outcome reported to the batch as it happens.
+     * Runs the batch's records in order, each outcome reported to the batch as it happens
+     * (the batch marks a record running when it hands it out).
      * Returns why the worker must stop (the runtime then restarts once the batch is
      * answered), or null.
      */
@@ -77,12 +78,11 @@ final class BatchWorker extends Worker
         $queue = $batch->queueUrl();
         $this->batch = $batch;
         try {
-            while (($index = $batch->next()) !== null) {
-                if (!$this->daemonShouldRun($options, $connection, $queue)) {
-                    ($this->warn)('the application is down for maintenance, or a Looping listener said to wait: '
-                        . 'the rest of the batch comes back unrun');
-
-                    return null;
+            // As daemon() does, Looping before each job, and once more when none is left.
+            while ($this->daemonShouldRun($options, $connection, $queue)) {
+                $index = $batch->next();
+                if ($index === null) {
+                    return $this->queueShouldRestart($this->lastRestart) ? 'queue:restart was called' : null;
                 }
                 if (isset($this->resetScope)) {
                     ($this->resetScope)();
@@ -91,7 +91,6 @@ final class BatchWorker extends Worker
                 $message['Attributes']['ApproximateReceiveCount'] = (string) $attempts->of($message);
                 $job = new BatchJob($container, $batch, $index, $message, $connection, $queue);
                 $this->running = $message['MessageId'];
-                $batch->start($index);
                 if ($this->supportsAsyncSignals()) {
                     $this->registerTimeoutHandler($job, $options);
                 }
@@ -107,6 +106,10 @@ final class BatchWorker extends Worker
                 if ($reason !== null) {
                     return $reason;
                 }
+            }
+            if ($batch->unrun() !== []) {
+                ($this->warn)('the application is down for maintenance, or a Looping listener said to wait: '
+                    . 'the rest of the batch comes back unrun');
             }
 
             return null;
@@ -149,7 +152,11 @@ final class BatchWorker extends Worker
         exit($status);
     }
 
-    /** Why the worker must stop after a job, as `stopIfNecessary` decides it, or null. */
+    /**
+     * Why the worker must stop after a job, as `stopIfNecessary` decides it, or null.
+     * (`queue:restart`, a cache read, is checked once a batch: restarting in place runs the
+     * same code, since new code comes with a new function version.)
+     */
     private function reasonToStop(WorkerOptions $options): ?string
     {
         // Laravel 11+ flags a lost connection apart from a request to quit.
@@ -160,9 +167,6 @@ final class BatchWorker extends Worker
             $used = memory_get_usage(true) >> 20;
 
             return "the worker uses {$used} MB, at or past its limit of {$options->memory} MB";
-        }
-        if ($this->queueShouldRestart($this->lastRestart)) {
-            return 'queue:restart was called';
         }
 
         return null;

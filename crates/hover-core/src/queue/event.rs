@@ -4,13 +4,11 @@
 //!
 //! Each record becomes a Laravel `SqsJob`, which expects a message as SQS's
 //! ReceiveMessage gives it: the record's `attributes` and `messageAttributes` are therefore
-//! kept verbatim, as the JSON text the event holds, for the PHP side to hand over. (The
-//! event's message attributes are camel-cased, `stringValue` and `dataType`, where the SQS
-//! API has `StringValue` and `DataType`.)
+//! kept as the event has them, in its order, for [`crate::queue::message`] to hand over.
 //!
 //! The event is parsed in one pass into structs that borrow its strings (only strings with
-//! JSON escapes are copied); only each record's attributes, small, are decoded a second
-//! time, to check them (see [`SqsRecord::attributes`]). Nothing in it is
+//! JSON escapes are copied); only each record's attributes, small, are decoded into maps
+//! (see [`SqsRecord::attributes`]). Nothing in it is
 //! trusted: errors quote it cut short, and the queue URL is built only from an ARN whose
 //! every part has the shape AWS gives it.
 
@@ -22,6 +20,7 @@ use serde::Deserialize;
 use serde::de::value::MapAccessDeserializer;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
+use serde_json::{Map, Value};
 
 use crate::error_response::{ErrorResponse, ErrorType};
 use crate::event_error::{capped, listed_fields, not_an_object};
@@ -58,14 +57,12 @@ pub struct SqsEvent<'a> {
 /// One SQS message, as the event gives it.
 #[derive(Debug, PartialEq, Eq)]
 pub struct SqsRecord<'a> {
-    message_id: Cow<'a, str>,
-    receipt_handle: Cow<'a, str>,
-    body: Cow<'a, str>,
-    /// JSON text of an object.
-    attributes: &'a str,
-    /// JSON text of an object.
-    message_attributes: &'a str,
-    receive_count: u32,
+    pub(crate) message_id: Cow<'a, str>,
+    pub(crate) receipt_handle: Cow<'a, str>,
+    pub(crate) body: Cow<'a, str>,
+    pub(crate) attributes: Map<String, Value>,
+    pub(crate) message_attributes: Map<String, Value>,
+    pub(crate) receive_count: u32,
 }
 
 impl SqsRecord<'_> {
@@ -85,17 +82,16 @@ impl SqsRecord<'_> {
     }
 
     /// The message's system attributes (`ApproximateReceiveCount`, `SentTimestamp`,
-    /// `MessageGroupId`…) as the event's JSON text of an object; `{}` when it has none.
-    /// Every string in it decodes: a lone surrogate escape (`"\uD800"`), which PHP's
-    /// `json_decode` refuses, is refused with the event.
-    pub fn attributes(&self) -> &str {
-        self.attributes
+    /// `MessageGroupId`…) as the event has them, in its order; empty when it has none. A
+    /// string that is no Unicode (a lone surrogate escape, `"\uD800"`) is refused with the
+    /// event.
+    pub fn attributes(&self) -> &Map<String, Value> {
+        &self.attributes
     }
 
-    /// The message's own attributes as the event's JSON text of an object; `{}` when it has
-    /// none. Every string in it decodes, as in [`Self::attributes`].
-    pub fn message_attributes(&self) -> &str {
-        self.message_attributes
+    /// The message's own attributes as the event has them; empty when it has none.
+    pub fn message_attributes(&self) -> &Map<String, Value> {
+        &self.message_attributes
     }
 
     /// How many times SQS has handed the message out, this time included: the job's
@@ -247,31 +243,22 @@ fn record<'a>(index: usize, raw: RawRecord<'a>, arn: &str) -> Result<SqsRecord<'
         message_id: raw.message_id,
         receipt_handle: raw.receipt_handle,
         body: raw.body,
-        attributes: attributes.text,
-        message_attributes: message_attributes.text,
-        receive_count: receive_count(&attributes.object),
+        receive_count: receive_count(&attributes),
+        attributes,
+        message_attributes,
     })
 }
 
-/// A record's attributes, as the event's text and decoded.
-struct DecodedObject<'a> {
-    text: &'a str,
-    object: serde_json::Map<String, serde_json::Value>,
-}
-
-/// The record `index`'s `field` (`{}` when it has none), checked: an object that decodes
-/// whole. Taking its text whole skips its strings' escapes unchecked, and one that is no
-/// Unicode (`"\uD800"` alone) would fail PHP's `json_decode` later, where it could only
-/// lose the record; decoded here, it is refused with the event. (Cheap: attributes are a
-/// few short entries, message attributes at most 10.)
-fn decodable_object<'a>(
+/// The record `index`'s `field` (empty when it has none), decoded: an object. (Cheap:
+/// attributes are a few short entries, message attributes at most 10.)
+fn decodable_object(
     index: usize,
     field: &str,
-    raw: Option<&'a RawValue>,
-) -> Result<DecodedObject<'a>, ErrorResponse> {
+    raw: Option<&RawValue>,
+) -> Result<Map<String, Value>, ErrorResponse> {
     let text = raw.map_or("{}", RawValue::get);
     match serde_json::from_str(text) {
-        Ok(serde_json::Value::Object(object)) => Ok(DecodedObject { text, object }),
+        Ok(Value::Object(object)) => Ok(object),
         Ok(_) => Err(invalid(format!(
             "record {index}'s {field} is not an object"
         ))),
@@ -284,10 +271,10 @@ fn decodable_object<'a>(
 
 /// `ApproximateReceiveCount` of a record's attributes: a string of digits, at least 1,
 /// saturated at `u32::MAX`; 1 otherwise.
-fn receive_count(attributes: &serde_json::Map<String, serde_json::Value>) -> u32 {
+fn receive_count(attributes: &Map<String, Value>) -> u32 {
     match attributes
         .get("ApproximateReceiveCount")
-        .and_then(serde_json::Value::as_str)
+        .and_then(Value::as_str)
     {
         Some(digits) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
             digits.parse::<u32>().unwrap_or(u32::MAX).max(1)
@@ -473,15 +460,18 @@ mod tests {
         assert_eq!(record.receipt_handle(), "MessageReceiptHandle");
         assert_eq!(record.body(), "Message Body");
         assert_eq!(record.receive_count(), 2);
-        // Verbatim: the event's own text, its order and spacing kept.
-        assert!(
-            record
-                .attributes()
-                .starts_with("{\n        \"ApproximateReceiveCount\" : \"2\",")
-        );
-        assert!(payload.contains(record.attributes()));
+        // As the event has them, in its order.
         assert_eq!(
-            serde_json::from_str::<Value>(record.attributes()).unwrap(),
+            record.attributes().keys().collect::<Vec<_>>(),
+            [
+                "ApproximateReceiveCount",
+                "SentTimestamp",
+                "SenderId",
+                "ApproximateFirstReceiveTimestamp"
+            ]
+        );
+        assert_eq!(
+            Value::Object(record.attributes().clone()),
             json!({
                 "ApproximateReceiveCount": "2",
                 "SentTimestamp": "1520621625029",
@@ -489,13 +479,11 @@ mod tests {
                 "ApproximateFirstReceiveTimestamp": "1520621634884"
             })
         );
-        assert!(
-            record
-                .message_attributes()
-                .starts_with("{\n        \"Attribute3\" : {")
+        let original: Value = serde_json::from_str(payload).unwrap();
+        assert_eq!(
+            Value::Object(record.message_attributes().clone()),
+            original["Records"][0]["messageAttributes"]
         );
-        assert!(record.message_attributes().ends_with("}\n      }"));
-        assert!(payload.contains(record.message_attributes()));
     }
 
     #[test]
@@ -657,8 +645,8 @@ mod tests {
         fields.insert("messageAttributes".to_owned(), Value::Null);
         let payload = event_of(vec![record]);
         let event = parse_event(&payload).unwrap();
-        assert_eq!(event.records[0].attributes(), "{}");
-        assert_eq!(event.records[0].message_attributes(), "{}");
+        assert!(event.records[0].attributes().is_empty());
+        assert!(event.records[0].message_attributes().is_empty());
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! its job may run until the stop point ([`BatchInFlight::seconds_left`], PHP's alarm), and
 //! the watcher answers halfway between the stop point and Lambda's deadline.
 
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::context::Context;
@@ -52,22 +53,25 @@ pub struct BatchInFlight {
     stop_at: Instant,
     /// When the watcher answers, and the latest a release call may end.
     watch_at: Instant,
-    watcher: Option<Watcher>,
+    watcher: Option<&'static Watcher>,
+    /// When the event arrived, for `HOVER_LOG_TIMINGS`.
+    received: Instant,
 }
 
-/// Waits for the next SQS batch and puts it in flight, with its deadline watcher; malformed
-/// events are answered with an error meanwhile. `on_watcher` is called once the watcher
-/// answered a batch that ran past its stop point (the runtime restarts there).
-pub fn next_batch<A: RuntimeApi + 'static>(
-    invocations: &'static Invocations<A>,
-    on_watcher: impl FnOnce() + Send + 'static,
+/// Waits for the next SQS batch and puts it in flight, armed on `watcher` (the process's
+/// deadline watcher, if it could be started); malformed events are answered with an error
+/// meanwhile.
+pub fn next_batch<A: RuntimeApi>(
+    invocations: &Invocations<A>,
+    watcher: Option<&'static Watcher>,
 ) -> Result<BatchInFlight, RuntimeApiError> {
-    let (context, queue, messages) = loop {
+    let (context, queue, messages, received) = loop {
         let invocation = invocations.next()?;
+        let received = Instant::now();
         match parse_event(&invocation.payload) {
             Ok(event) => {
-                let messages = event.records.iter().map(Message::from_record).collect();
-                break (invocation.context, event.queue, messages);
+                let messages = event.records.into_iter().map(Message::from).collect();
+                break (invocation.context, event.queue, messages, received);
             }
             Err(error) => invocations.refuse(&invocation.context.request_id, error),
         }
@@ -78,26 +82,15 @@ pub fn next_batch<A: RuntimeApi + 'static>(
         queue.is_fifo(),
     );
     let started = invocations.begin(context.clone(), Box::new(BatchAnswers { batch }));
-    export_trace_id(&context, invocations.log());
+    export_trace_id(
+        &context,
+        invocations.log(),
+        1 + usize::from(watcher.is_some()),
+    );
     let watch_at = started.stop_at + (started.deadline - started.stop_at) / 2;
-    let log = invocations.log();
-    let request_id = context.request_id.clone();
-    let watcher = Watcher::start(invocations, request_id.clone(), watch_at, move || {
-        log.write(
-            Level::Error,
-            Some(&request_id),
-            "a job was still running close to the invocation's deadline, past its timeout (PHP's alarm could not stop it): the batch was answered (that record and the ones after it come back) and the runtime restarts",
-        );
-        on_watcher();
-    })
-    .inspect_err(|error| {
-        log.write(
-            Level::Warn,
-            Some(&context.request_id),
-            &format!("cannot start the deadline watcher ({error}); jobs are bounded by their timeouts only"),
-        );
-    })
-    .ok();
+    if let Some(watcher) = watcher {
+        watcher.arm(&context.request_id, watch_at);
+    }
     Ok(BatchInFlight {
         context,
         queue,
@@ -105,31 +98,64 @@ pub fn next_batch<A: RuntimeApi + 'static>(
         stop_at: started.stop_at,
         watch_at,
         watcher,
+        received,
     })
+}
+
+/// Starts the process's deadline watcher for `invocations`: it answers a batch still
+/// running halfway between its stop point and its deadline, then calls `restart`. `None`
+/// (logged) if no thread can be started: jobs are then bounded by their timeouts only.
+pub fn start_watcher<A: RuntimeApi + 'static>(
+    invocations: &'static Invocations<A>,
+    restart: impl Fn() + Send + 'static,
+) -> Option<Watcher> {
+    let log = invocations.log();
+    let restart = move || {
+        log.write(
+            Level::Error,
+            None,
+            "a job was still running close to the invocation's deadline, past its timeout (PHP's alarm could not stop it): the batch was answered (that record and the ones after it come back) and the runtime restarts",
+        );
+        restart();
+    };
+    Watcher::start(invocations, restart)
+        .inspect_err(|error| {
+            log.write(
+                Level::Warn,
+                None,
+                &format!("cannot start the deadline watcher ({error}); jobs are bounded by their timeouts only"),
+            );
+        })
+        .ok()
+}
+
+/// Whether the runtime logs its own time per batch (`HOVER_LOG_TIMINGS=1`, for the
+/// benchmark).
+fn log_timings() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("HOVER_LOG_TIMINGS").is_some_and(|value| value == "1"))
 }
 
 /// Sets `_X_AMZN_TRACE_ID` to the invocation's trace id (removes it when there is none),
 /// as Lambda's own runtimes do, for the X-Ray SDKs the jobs use. Only while this process
-/// runs one thread: the previous batch's watcher has been joined, and a thread some
-/// extension started could be reading the environment.
-fn export_trace_id(context: &Context, log: crate::log::LogFormat) {
+/// runs the threads it expects (`threads`: this one and the deadline watcher): a thread
+/// some extension started could be reading the environment.
+fn export_trace_id(context: &Context, log: crate::log::LogFormat, threads: usize) {
     const NAME: &str = "_X_AMZN_TRACE_ID";
     if std::env::var(NAME).ok() == context.trace_id {
         return;
     }
-    match crate::process::thread_count() {
-        Ok(1) => {}
-        _ => {
-            return log.write(
-                Level::Warn,
-                Some(&context.request_id),
-                &format!("{NAME} is not updated: the runtime runs more than one thread"),
-            );
-        }
+    if crate::process::thread_count().ok() != Some(threads) {
+        return log.write(
+            Level::Warn,
+            Some(&context.request_id),
+            &format!("{NAME} is not updated: the runtime runs threads it did not start"),
+        );
     }
     match &context.trace_id {
-        // SAFETY: this process runs one thread (checked just above), so nothing reads or
-        // writes the environment concurrently.
+        // SAFETY: the only threads are this one and the deadline watcher (counted just
+        // above), which never reads or writes the environment: it waits on its condition
+        // variable, disarmed until this batch is armed below.
         Some(trace_id) => unsafe { std::env::set_var(NAME, trace_id) },
         // SAFETY: as above.
         None => unsafe { std::env::remove_var(NAME) },
@@ -147,19 +173,27 @@ impl BatchInFlight {
         })
     }
 
-    /// The record to run next: the first one not run yet (on a FIFO queue, none after one
-    /// that comes back), if at least [`MIN_JOB_TIME`] is left before the stop point.
+    /// Takes the record to run next, marked running: the first one not run yet (on a FIFO
+    /// queue, none after one that comes back), if at least [`MIN_JOB_TIME`] is left before
+    /// the stop point.
     pub fn next<A: RuntimeApi>(&self, invocations: &Invocations<A>) -> Option<usize> {
         if self.stop_at.saturating_duration_since(Instant::now()) < MIN_JOB_TIME {
+            let unrun = self.unrun(invocations).len();
+            if unrun > 0 {
+                invocations.log().write(
+                    Level::Warn,
+                    Some(&self.context.request_id),
+                    &format!("{unrun} of the batch's records come back unrun: less than {} s was left before the invocation's stop point", MIN_JOB_TIME.as_secs()),
+                );
+            }
             return None;
         }
-        self.update(invocations, |batch| batch.next_pending())
-            .flatten()
-    }
-
-    /// Marks the record at `index` running.
-    pub fn start<A: RuntimeApi>(&self, invocations: &Invocations<A>, index: usize) {
-        self.update(invocations, |batch| batch.start(index));
+        self.update(invocations, |batch| {
+            let index = batch.next_pending()?;
+            batch.start(index);
+            Some(index)
+        })
+        .flatten()
     }
 
     /// Whole seconds left before the stop point, at least 1: the longest a job may run.
@@ -208,15 +242,29 @@ impl BatchInFlight {
     }
 
     /// Answers the batch: the records whose jobs were not deleted come back.
-    pub fn answer<A: RuntimeApi>(mut self, invocations: &Invocations<A>) -> Finish {
-        if let Some(watcher) = self.watcher.take() {
-            watcher.cancel();
+    pub fn answer<A: RuntimeApi>(self, invocations: &Invocations<A>) -> Finish {
+        if let Some(watcher) = self.watcher {
+            watcher.disarm();
         }
         // Empty when the invocation was answered already: then `finish` says so.
         let response = self
             .update(invocations, |batch| batch.response())
             .unwrap_or_default();
-        invocations.finish(&self.context.request_id, Answer::Response(response))
+        let posting = Instant::now();
+        let finish = invocations.finish(&self.context.request_id, Answer::Response(response));
+        if log_timings() {
+            invocations.log().write(
+                Level::Info,
+                Some(&self.context.request_id),
+                &format!(
+                    "timings: batch of {} records, {} us from the event to the answer posted (posting {} us)",
+                    self.messages.len(),
+                    self.received.elapsed().as_micros(),
+                    posting.elapsed().as_micros()
+                ),
+            );
+        }
+        finish
     }
 }
 
@@ -301,8 +349,11 @@ mod tests {
         json!({ "batchItemFailures": items })
     }
 
-    fn no_restart() {
-        panic!("the watcher must not fire in this test");
+    /// A watcher that must not fire.
+    fn quiet(core: Core) -> Option<&'static Watcher> {
+        Some(Box::leak(Box::new(
+            Watcher::start(core, || panic!("the watcher must not fire in this test")).unwrap(),
+        )))
     }
 
     #[test]
@@ -311,7 +362,7 @@ mod tests {
             (json!({"command": "migrate"}), 30_000),
             (event("jobs", &["a", "b", "c"]), 30_000),
         ]);
-        let batch = next_batch(core, no_restart).unwrap();
+        let batch = next_batch(core, quiet(core)).unwrap();
         assert_eq!(batch.context.request_id, "r1");
         assert_eq!(
             batch.queue.url(),
@@ -323,7 +374,6 @@ mod tests {
         );
         let mut ran = Vec::new();
         while let Some(index) = batch.next(core) {
-            batch.start(core, index);
             ran.push(index);
             if index != 1 {
                 batch.deleted(core, index);
@@ -342,7 +392,7 @@ mod tests {
     fn with_less_than_a_second_before_the_stop_point_no_record_starts() {
         // 1.1 s left: the stop point is 220 ms before the deadline, 880 ms away.
         let (api, core) = core(vec![(event("jobs", &["a", "b"]), 1_100)]);
-        let batch = next_batch(core, no_restart).unwrap();
+        let batch = next_batch(core, quiet(core)).unwrap();
         assert_eq!(batch.next(core), None);
         assert_eq!(batch.unrun(core), [0, 1]);
         assert_eq!(batch.seconds_left(), 1, "never 0, which cancels an alarm");
@@ -353,7 +403,7 @@ mod tests {
     #[test]
     fn a_job_may_run_until_the_stop_point() {
         let (_, core) = core(vec![(event("jobs", &["a"]), 10_000)]);
-        let batch = next_batch(core, no_restart).unwrap();
+        let batch = next_batch(core, quiet(core)).unwrap();
         assert_eq!(batch.next(core), Some(0));
         // 10 s left, a 1 s margin: 8.99… whole seconds.
         assert_eq!(batch.seconds_left(), 8);
@@ -363,12 +413,10 @@ mod tests {
     #[test]
     fn a_fifo_batch_stops_at_the_first_record_that_comes_back() {
         let (api, core) = core(vec![(event("orders.fifo", &["a", "b", "c"]), 30_000)]);
-        let batch = next_batch(core, no_restart).unwrap();
+        let batch = next_batch(core, quiet(core)).unwrap();
         assert_eq!(batch.next(core), Some(0));
-        batch.start(core, 0);
         batch.deleted(core, 0);
         assert_eq!(batch.next(core), Some(1));
-        batch.start(core, 1);
         assert_eq!(batch.next(core), None, "b threw: c must not run before it");
         assert_eq!(batch.unrun(core), [2]);
         batch.answer(core);
@@ -378,10 +426,10 @@ mod tests {
     #[test]
     fn php_ending_mid_batch_answers_the_records_not_done() {
         let (api, core) = core(vec![(event("jobs", &["a", "b", "c"]), 30_000)]);
-        let batch = next_batch(core, no_restart).unwrap();
-        batch.start(core, 0);
+        let batch = next_batch(core, quiet(core)).unwrap();
+        assert_eq!(batch.next(core), Some(0));
         batch.deleted(core, 0);
-        batch.start(core, 1);
+        assert_eq!(batch.next(core), Some(1));
         assert!(core.abandon(255));
         assert_eq!(api.answers.lock().unwrap()[0].1, failures(&["b", "c"]));
         assert_eq!(
@@ -398,8 +446,10 @@ mod tests {
         // 1.5 s left: the stop point is 300 ms before the deadline, the watcher 150 ms.
         let (api, core) = core(vec![(event("jobs", &["a", "b"]), 1_500)]);
         let (fired, watched) = std::sync::mpsc::channel();
-        let batch = next_batch(core, move || fired.send(()).unwrap()).unwrap();
-        batch.start(core, 0);
+        let fired = Mutex::new(fired);
+        let watcher = Watcher::start(core, move || fired.lock().unwrap().send(()).unwrap());
+        let batch = next_batch(core, Some(Box::leak(Box::new(watcher.unwrap())))).unwrap();
+        assert_eq!(batch.next(core), Some(0));
         let started = Instant::now();
         watched.recv_timeout(Duration::from_secs(5)).unwrap();
         let waited = started.elapsed();

@@ -25,25 +25,20 @@ pub struct Message {
     pub receive_count: u32,
 }
 
-impl Message {
-    /// The message of `record`. The event parser checked that both attribute fields are
-    /// JSON objects; anything else here is read as none.
-    pub fn from_record(record: &SqsRecord<'_>) -> Self {
-        let object = |text: &str| match serde_json::from_str(text) {
-            Ok(Value::Object(map)) => map,
-            _ => Map::new(),
-        };
-        let message_attributes = object(record.message_attributes())
+impl From<SqsRecord<'_>> for Message {
+    fn from(record: SqsRecord<'_>) -> Self {
+        let message_attributes = record
+            .message_attributes
             .into_iter()
             .map(|(name, attribute)| (name, api_casing(attribute)))
             .collect();
         Self {
-            message_id: record.message_id().to_owned(),
-            receipt_handle: record.receipt_handle().to_owned(),
-            body: record.body().to_owned(),
-            attributes: object(record.attributes()),
+            message_id: record.message_id.into_owned(),
+            receipt_handle: record.receipt_handle.into_owned(),
+            body: record.body.into_owned(),
+            attributes: record.attributes,
             message_attributes,
-            receive_count: record.receive_count(),
+            receive_count: record.receive_count,
         }
     }
 }
@@ -93,7 +88,7 @@ mod tests {
         }]})
         .to_string();
         let parsed = parse_event(event.as_bytes()).unwrap();
-        let message = Message::from_record(&parsed.records[0]);
+        let message = Message::from(parsed.records.into_iter().next().unwrap());
         assert_eq!(message.message_id, "m-1");
         assert_eq!(message.receipt_handle, "rh-1");
         assert_eq!(message.body, "{\"job\":\"x\"}");
@@ -116,7 +111,7 @@ mod tests {
     fn the_aws_sample_keeps_its_attributes() {
         let sample = include_bytes!("../../tests/fixtures/events/example-sqs-event.json");
         let parsed = parse_event(sample).unwrap();
-        let message = Message::from_record(&parsed.records[0]);
+        let message = Message::from(parsed.records.into_iter().next().unwrap());
         let original: Value = serde_json::from_slice(sample).unwrap();
         assert_eq!(
             Value::Object(message.attributes.clone()),
