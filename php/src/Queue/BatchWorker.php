@@ -32,6 +32,8 @@ final class BatchWorker extends Worker
 
     private Closure $warn;
 
+    private bool $starting = true;
+
     /**
      * A worker with the queue manager, events, exception handler and the
      * `isDownForMaintenance` and `resetScope` closures of the application's own
@@ -77,6 +79,11 @@ final class BatchWorker extends Worker
     ): ?string {
         $queue = $batch->queueUrl();
         $this->batch = $batch;
+        if ($this->starting && method_exists($this, 'raiseWorkerStartingEvent')) {
+            $this->raiseWorkerStartingEvent($connection, $queue, $options); // Laravel 12+
+        }
+        $this->starting = false;
+        $popEvents = method_exists($this, 'raiseAfterJobPopEvent'); // Laravel 10+
         try {
             // As daemon() does, Looping before each job, and once more when none is left.
             while ($this->daemonShouldRun($options, $connection, $queue)) {
@@ -87,9 +94,15 @@ final class BatchWorker extends Worker
                 if (isset($this->resetScope)) {
                     ($this->resetScope)();
                 }
+                if ($popEvents) {
+                    $this->raiseBeforeJobPopEvent($connection, $queue);
+                }
                 $message = $batch->message($index);
                 $message['Attributes']['ApproximateReceiveCount'] = (string) $attempts->of($message);
                 $job = new BatchJob($container, $batch, $index, $message, $connection, $queue);
+                if ($popEvents) {
+                    $this->raiseAfterJobPopEvent($connection, $job);
+                }
                 $this->running = $message['MessageId'];
                 if ($this->supportsAsyncSignals()) {
                     $this->registerTimeoutHandler($job, $options);
