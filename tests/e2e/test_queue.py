@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from conftest import EXAMPLE_APP
 from queue_functions import ORDERS_FUNCTION, QueueFunction, payload, payloads
 from sqs_events import Queue, failures, message_ids, queue_url_of, sqs_client, unique_name
 
@@ -227,7 +228,7 @@ def test_a_function_without_a_manifest_entry_is_an_init_error_naming_it(start_ru
     assert "batchItemFailures" not in response, response
     assert response.get("errorType", "").startswith("Hover."), response
     assert "example-reports-queue" in response["errorMessage"]
-    assert "manifest.json" in response["errorMessage"]
+    assert str(EXAMPLE_APP / "hover_runtime" / "manifest.json") in response["errorMessage"]
 
 
 def test_an_aws_cn_queue_is_released_through_its_url(function, sqs):
