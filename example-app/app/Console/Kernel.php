@@ -32,6 +32,7 @@ class Kernel extends ConsoleKernel
         Commands\Random::class,
         Commands\Hostile::class,
         Commands\BootRandom::class,
+        Commands\QueuePayload::class,
     ];
 
     protected function schedule(Schedule $schedule)

@@ -1,0 +1,33 @@
+<?php
+
+namespace App\Jobs;
+
+use App\Jobs\Concerns\RecordsToQueueLog;
+use Illuminate\Bus\Queueable;
+use Illuminate\Contracts\Queue\ShouldQueue;
+use Illuminate\Foundation\Bus\Dispatchable;
+use Illuminate\Queue\InteractsWithQueue;
+use Illuminate\Queue\SerializesModels;
+
+/**
+ * Deletes itself with delete(): done, not failed.
+ */
+class Deletes implements ShouldQueue
+{
+    use Dispatchable;
+    use InteractsWithQueue;
+    use Queueable;
+    use SerializesModels;
+    use RecordsToQueueLog;
+
+    public function __construct(string $label)
+    {
+        $this->label = $label;
+    }
+
+    public function handle(): void
+    {
+        $this->record('ran');
+        $this->delete();
+    }
+}
