@@ -159,6 +159,8 @@ def test_laravels_events_come_in_order_with_looping_before_each_record(function,
     for label in mixed.labels:
         expected.append(("Looping", None))
         expected.extend((event, mixed.ids[label]) for event in EVENTS[label])
+    # As Worker::daemon() with stopWhenEmpty: Looping once more before finding nothing left.
+    expected.append(("Looping", None))
     events = [event for event in function.log.events(since=mixed.mark) if event[0] != "WorkerStopping"]
     assert events == expected
 
