@@ -2,7 +2,9 @@
 # The main job, locally: sets everything up, starts AWS's Runtime Interface Emulator with
 # the runtime and the example app as a CLI function, invokes one artisan command the way
 # `hover command run` does, and prints its decoded output; then does the same as an HTTP
-# function, with an HTTP API (v2) event for `GET /`, and prints the response.
+# function, with an HTTP API (v2) event for `GET /`, and prints the response; then as a
+# queue function, with an SQS event of two jobs (payloads made by the app's own Laravel,
+# through the CLI function), and prints the partial-batch answer.
 #
 #   scripts/demo.sh                          # runs: hover:greet World --times=2
 #   scripts/demo.sh 'hover:env APP_NAME'     # any artisan command line
@@ -45,6 +47,17 @@ sys.stdout.write(base64.b64decode(response["output"]).decode(errors="replace"))
 print("(exit code %d)" % response["exit_code"])
 ' "$RESPONSE"
 
+# Job payloads as Laravel puts them on SQS, made by the CLI function: a job that succeeds,
+# and one that fails itself (`$this->fail()`), so that its failed() handler runs.
+payload() {
+    local event response
+    event="$(.venv/bin/python -c 'import json, sys; print(json.dumps({"command": sys.argv[1]}))' "example:queue-payload $1")"
+    response="$(curl -s -d "$event" "http://127.0.0.1:$PORT/2015-03-31/functions/function/invocations")"
+    .venv/bin/python -c 'import base64, json, sys; print(base64.b64decode(json.loads(sys.argv[1])["output"]).decode().strip())' "$response"
+}
+SUCCEEDS="$(payload "Succeeds demo")"
+FAILS="$(payload "Fails demo")"
+
 kill $RIE_PID; wait $RIE_PID 2>/dev/null || true
 start_function example-production-http
 echo
@@ -57,4 +70,26 @@ import json, sys
 response = json.loads(sys.argv[1])
 if response.get("statusCode") != 200:
     sys.exit("the invocation failed: %s" % response)
+' "$RESPONSE"
+
+kill $RIE_PID; wait $RIE_PID 2>/dev/null || true
+start_function example-default-queue
+echo
+echo "demo: invoking an SQS event of two jobs (App\\Jobs\\Succeeds, App\\Jobs\\Fails) on the queue function"
+EVENT="$(.venv/bin/python -c '
+import json, sys
+records = [
+    {"messageId": "demo-%d" % number, "receiptHandle": "demo-receipt-%d" % number, "body": body,
+     "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}, "eventSource": "aws:sqs",
+     "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:default", "awsRegion": "us-east-1"}
+    for number, body in enumerate(sys.argv[1:], 1)
+]
+print(json.dumps({"Records": records}))
+' "$SUCCEEDS" "$FAILS")"
+RESPONSE="$(curl -s -d "$EVENT" "http://127.0.0.1:$PORT/2015-03-31/functions/function/invocations")"
+echo "demo: response $RESPONSE (both jobs deleted: one done, one failed the Laravel way, so none comes back)"
+.venv/bin/python -c '
+import json, sys
+if json.loads(sys.argv[1]) != {"batchItemFailures": []}:
+    sys.exit("the invocation failed: %s" % sys.argv[1])
 ' "$RESPONSE"
