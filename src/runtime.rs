@@ -125,8 +125,8 @@ impl PhpRuntime {
         self.runtime.should_cache_configuration()
     }
 
-    /// The names of the variables the secrets file set: the config cache must not hold
-    /// their values.
+    /// The names of the variables whose values the config cache must not hold: the ones
+    /// the secrets file set, and Lambda's credentials (`AWS_SECRET_ACCESS_KEY`, …).
     pub fn secret_names(&self) -> Vec<String> {
         self.runtime.secret_names().to_vec()
     }

@@ -5,7 +5,6 @@ declare(strict_types=1);
 namespace Hover;
 
 use Hover\Cli\CommandHandler;
-use RuntimeException;
 use Throwable;
 
 /**
@@ -68,9 +67,7 @@ final class Bootstrap
         if ($type === 'http') {
             return new Http\HttpHandler($runtime);
         }
-        if ($type !== 'cli' && $type !== 'queue') {
-            throw new RuntimeException("the {$type} function type is not served by this version of the runtime");
-        }
+        // CLI and queue functions run Laravel in this process, booted as artisan boots it.
         $laravel = new LaravelApplication($runtime);
         $app = $laravel->create();
         $laravel->bootstrapAndCacheConfiguration($app);

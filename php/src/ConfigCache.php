@@ -49,7 +49,7 @@ final class ConfigCache
     private string $placeholderPrefix;
 
     /**
-     * @param list<string> $secretNames the variables the secrets file set
+     * @param list<string> $secretNames the variables whose values are secrets
      */
     public function __construct(private Application $app, array $secretNames)
     {

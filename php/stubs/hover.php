@@ -72,7 +72,10 @@ final class Runtime
     {
     }
 
-    /** @return list<string> the variables the secrets file set, which the config cache must not hold */
+    /**
+     * @return list<string> the variables whose values the config cache must not hold: the ones the
+     *     secrets file set, and Lambda's credentials
+     */
     public function secretNames(): array
     {
     }

@@ -210,13 +210,6 @@ def test_a_configuration_that_cannot_be_cached_is_served_uncached_with_a_warning
     assert not (runtime.storage / "bootstrap" / "cache" / "config.php").exists()
 
 
-def test_a_function_type_this_version_does_not_serve_is_an_init_error(start_runtime):
-    runtime = start_runtime(AWS_LAMBDA_FUNCTION_NAME="example-production-queue")
-    status, response = runtime.invoke_raw(b"{}")
-    assert response["errorType"] == "Hover.BootstrapFailed", response
-    assert "the queue function type is not served by this version of the runtime" in response["errorMessage"]
-
-
 def test_an_unreachable_runtime_api_ends_the_process_with_a_clear_message(tmp_path):
     closed_port = free_port()
     started = time.monotonic()

@@ -97,7 +97,8 @@ pub struct Settled {
     pub environment: Variables,
     /// Whether a secrets file was loaded, whose values Laravel's config cache would hold.
     pub has_secrets: bool,
-    /// The variables the secrets set (on a first start; a restart does not need them).
+    /// The variables whose values are secrets: the ones the secrets file set, and Lambda's
+    /// credentials (on a first start; a restart does not need them).
     pub secret_names: Vec<String>,
     pub log: LogFormat,
     pub api: RuntimeApiClient,
@@ -108,6 +109,16 @@ pub struct Settled {
     /// A queue function's worker settings, from its manifest entry.
     pub queue: Option<QueueSettings>,
 }
+
+/// The variables that hold the function role's credentials in Lambda: secrets, which
+/// Laravel's configuration reads (`env('AWS_SECRET_ACCESS_KEY')` in the default `queue`,
+/// `filesystems`, `services` and `cache` configs), so the configuration cache must not
+/// hold their values either.
+const LAMBDA_CREDENTIALS: [&str; 3] = [
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+];
 
 /// Whether this process is a restart in place (its image was handed a [`Handoff`]).
 pub fn is_restart() -> bool {
@@ -171,8 +182,14 @@ pub fn run(log: LogFormat) -> Result<Settled, InitError> {
         // Absent, or set by something other than this process's previous image: a first
         // start, and the stray variable goes.
         other => {
-            let (variables, secret_names, has_secrets) =
+            let (variables, mut secret_names, has_secrets) =
                 first_environment(&settings, &manifest, log)?;
+            secret_names.extend(
+                LAMBDA_CREDENTIALS
+                    .iter()
+                    .filter(|name| std::env::var_os(name).is_some())
+                    .map(|name| (*name).to_owned()),
+            );
             set_environment(&variables, other.is_some())?;
             (variables, secret_names, has_secrets, None)
         }

@@ -247,7 +247,8 @@ impl Runtime {
         self.restarted.is_none()
     }
 
-    /// The variables the secrets file set, whose values the config cache must not hold.
+    /// The variables whose values the config cache must not hold: the ones the secrets file
+    /// set, and Lambda's credentials.
     pub fn secret_names(&self) -> &[String] {
         &self.secret_names
     }

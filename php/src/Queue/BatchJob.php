@@ -40,10 +40,16 @@ final class BatchJob extends SqsJob
     }
 
     /**
+     * A deleted job's message is gone (SQS would refuse its visibility): a release after a
+     * delete changes nothing, and the record is not listed.
+     *
      * @param DateTimeInterface|DateInterval|int $delay
      */
     public function release($delay = 0)
     {
+        if ($this->isDeleted()) {
+            return;
+        }
         Job::release($delay);
         $seconds = $delay instanceof DateTimeInterface || $delay instanceof DateInterval
             ? $this->secondsUntil($delay)
