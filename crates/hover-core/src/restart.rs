@@ -96,7 +96,13 @@ impl Restart {
     }
 
     /// Replaces the process image, handing `handoff` over. Returns only if `exec` failed.
+    ///
+    /// An alarm PHP set (a queue job's timeout, `pcntl_alarm`) would survive the `exec`, and
+    /// its signal's default action would end the new image: it is cancelled first.
     pub fn exec(&self, handoff: &Handoff) -> io::Error {
+        // SAFETY: alarm(2) only changes this process's real-time timer; it takes no pointer
+        // and cannot fail.
+        unsafe { libc::alarm(0) };
         let mut command = Command::new(&self.program);
         if let Some((argv0, rest)) = self.args.split_first() {
             command.arg0(argv0).args(rest);
