@@ -1,0 +1,337 @@
+"""The queue function under attack, as an attacker and as an operator would attack it: jobs
+that leave the process changed, fork, fight the alarm, write to the output, release and
+delete in odd orders or fail inside failed(); signals from outside; the shortest timeouts;
+events at Lambda's limits and past them; SQS unreachable; hundreds of batches and restarts
+in a row. Whatever happens, every batch gets exactly one answer, in time, listing a record
+if and only if its job was not deleted, and the runtime serves the next batch.
+
+Jobs are App\\Jobs\\Hostile (one class, an action each) unless said otherwise."""
+
+import base64
+import json
+import os
+import pathlib
+import re
+import signal
+import socket
+import queue as queues
+import subprocess
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from conftest import BOOTSTRAP, free_port, process_is_gone, runtime_environment
+from queue_functions import QueueFunction, payload, payloads
+from sqs_events import ACCOUNT, Queue, failures, message_ids, sqs_client, unique_name
+
+
+@pytest.fixture(scope="module")
+def sqs(moto):
+    return sqs_client(moto)
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory, moto):
+    """One queue function (queue.default: tries 3, backoff "1, 5") for the tests that leave
+    it serving, with a 10 s timeout: its stop point is 9 s in."""
+    function = QueueFunction(tmp_path_factory.mktemp("hostile-queue"), moto, function_timeout=10)
+    yield function
+    function.stop()
+
+
+@pytest.fixture
+def start_function(tmp_path, moto):
+    """Queue functions of one test's own (restarts and deaths are counted), stopped after it."""
+    started = []
+
+    def start(**options):
+        function = QueueFunction(tmp_path / f"function-{len(started)}", moto, **options)
+        started.append(function)
+        return function
+
+    yield start
+    for function in started:
+        function.stop()
+
+
+def job(label, action, *arguments):
+    """The body of `new App\\Jobs\\Hostile(label, action, ...arguments)`."""
+    return payload("Hostile", label, action, *arguments)
+
+
+def jobs(*specs):
+    """Several Hostile bodies, each spec a tuple (label, action, arguments...)."""
+    return payloads(*[("Hostile", *spec) for spec in specs])
+
+
+def fake_event(bodies, queue="hostile-fake", ids=None, receive_count=1, partition="aws", region="us-east-1"):
+    """A Lambda SQS event for `bodies` that no SQS holds (receipt handles of nothing): for jobs
+    that never release."""
+    arn = f"arn:{partition}:sqs:{region}:{ACCOUNT}:{queue}"
+    ids = ids or [str(uuid.uuid4()) for _ in bodies]
+    return {
+        "Records": [
+            {
+                "messageId": message_id,
+                "receiptHandle": f"rh-{uuid.uuid4().hex}",
+                "body": body,
+                "attributes": {"ApproximateReceiveCount": str(receive_count), "SentTimestamp": "1700000000000"},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": arn,
+                "awsRegion": region,
+            }
+            for message_id, body in zip(ids, bodies)
+        ]
+    }
+
+
+def delivered(sqs, *bodies, prefix="hostile"):
+    """A batch received from a queue of its own: the queue, the event, its message ids."""
+    queue = Queue(sqs, unique_name(prefix))
+    event = queue.event(queue.deliver(list(bodies)))
+    return queue, event, message_ids(event)
+
+
+def states(function, label, since=0):
+    """What each run of the `state` job labelled `label` saw."""
+    return [line["state"] for line in function.log.records(label, "ran", since=since)]
+
+
+def process_facts(pid):
+    """A process's open descriptors, threads, resident memory (kB) and child processes."""
+    status = pathlib.Path(f"/proc/{pid}/status").read_text()
+    field = lambda name: int(re.search(rf"^{name}:\s+(\d+)", status, re.M).group(1))  # noqa: E731
+    return {
+        "fds": len(os.listdir(f"/proc/{pid}/fd")),
+        "threads": field("Threads"),
+        "rss_kb": field("VmRSS"),
+        "children": children(pid),
+    }
+
+
+def children(pid):
+    """The pids of a process's children, with their state (Z: a zombie no one reaped)."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = pathlib.Path(f"/proc/{entry}/stat").read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == pid:
+            found[int(entry)] = fields[0]
+    return found
+
+
+def restarts(function):
+    return len(re.findall(r"the runtime restarted in place \(restart \d+\)", function.log_text()))
+
+
+def assert_healthy(function, pid=None):
+    """The next batch is served, by the same process, in well under a second."""
+    body = payload("Succeeds", f"healthy-{uuid.uuid4().hex[:8]}")
+    label = json.loads(body)["data"]["command"]
+    label = re.search(r's:5:"label";s:\d+:"([^"]+)"', label).group(1)
+    response, seconds = function.timed_invoke(fake_event([body]))
+    assert response == failures(), response
+    assert function.log.did(label) == ["ran"]
+    assert seconds < 1.5, seconds
+    if pid is not None:
+        assert function.pid() == pid, "the same process (restarted in place if at all)"
+    log = function.log_text()
+    assert "Runtime exited" not in log and "Task timed out" not in log, log[-3000:]
+
+
+class FakeLambda:
+    """A Runtime API of the tests' own, for what AWS's RIE cannot do: a trace id per
+    invocation (the RIE sends none), a deadline chosen per invocation. The runtime runs
+    under it as under Lambda (docker/bootstrap, the example app, a queue function)."""
+
+    def __init__(self, directory, aws_environment, name="example-default-queue", **environment):
+        from queue_functions import QueueLog, failed_jobs_database
+
+        directory.mkdir(parents=True, exist_ok=True)
+        self.log = QueueLog(directory / "queue-log.jsonl")
+        self.log_path = directory / "runtime.log"
+        self.pending = queues.Queue()
+        self.answers = {}
+        self.answered = threading.Condition()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *arguments):
+                pass
+
+            def do_GET(self):
+                request_id, payload, headers = fake.pending.get()
+                self.send_response(200)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Lambda-Runtime-Aws-Request-Id", request_id)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                parts = self.path.strip("/").split("/")
+                self.send_response(202)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                if len(parts) >= 5 and parts[2] == "invocation":
+                    with fake.answered:
+                        fake.answers.setdefault(parts[3], []).append((parts[4], body))
+                        fake.answered.notify_all()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        environment = runtime_environment(
+            AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{self.server.server_address[1]}",
+            AWS_LAMBDA_FUNCTION_NAME=name,
+            HOVER_FUNCTION_TYPE="queue",
+            HOVER_STORAGE_PATH=directory / "storage",
+            EXAMPLE_QUEUE_LOG=self.log.path,
+            DB_DATABASE=failed_jobs_database(directory / "failed-jobs.sqlite"),
+            QUEUE_FAILED_DRIVER="database-uuids",
+            CACHE_DRIVER="file",
+            **{**aws_environment, **environment},
+        )
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen([str(BOOTSTRAP)], env=environment, stdout=log, stderr=subprocess.STDOUT)
+
+    def invoke(self, event, trace_id=None, seconds=10):
+        """Hands the runtime an invocation; returns its answers (path, body) once it has one."""
+        request_id = str(uuid.uuid4())
+        headers = {"Lambda-Runtime-Deadline-Ms": str(int((time.time() + seconds) * 1000)),
+                   "Lambda-Runtime-Invoked-Function-Arn": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:x"}
+        if trace_id:
+            headers["Lambda-Runtime-Trace-Id"] = trace_id
+        self.pending.put((request_id, json.dumps(event).encode(), headers))
+        with self.answered:
+            assert self.answered.wait_for(lambda: request_id in self.answers, timeout=seconds + 5), self.log_text()[-3000:]
+        kind, body = self.answers[request_id][0]
+        assert kind == "response", (kind, body)
+        return json.loads(body)
+
+    def log_text(self):
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.server.shutdown()
+
+
+# State a job leaves behind.
+
+
+@pytest.fixture
+def fake_lambda(tmp_path, moto):
+    fake = FakeLambda(tmp_path / "fake-lambda", moto)
+    yield fake
+    fake.stop()
+
+
+def test_the_trace_id_is_each_batchs_even_after_a_job_overwrites_it_and_after_a_release(fake_lambda, sqs):
+    """_X_AMZN_TRACE_ID is the invocation's in getenv(), $_SERVER and $_ENV, batch after
+    batch: after a job putenv()s its own, and after a release made the SQS client (whose
+    threads, if it left any, would stop the runtime from updating the environment)."""
+    first, overwrite, release, last = jobs(
+        ("trace-1", "state"), ("trace-overwrite", "pollute"), ("trace-release", "release", 0), ("trace-2", "state")
+    )
+    traces = [f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=1" for _ in range(4)]
+    mark = fake_lambda.log.mark()
+    assert fake_lambda.invoke(fake_event([first]), trace_id=traces[0]) == failures()
+    assert fake_lambda.invoke(fake_event([overwrite]), trace_id=traces[1]) == failures()
+    _, event, (released,) = delivered(sqs, release)
+    assert fake_lambda.invoke(event, trace_id=traces[2]) == failures(released)
+    assert fake_lambda.invoke(fake_event([last]), trace_id=traces[3]) == failures()
+    seen = states(fake_lambda, "trace-1", since=mark) + states(fake_lambda, "trace-2", since=mark)
+    polluted = fake_lambda.log.records("trace-overwrite", "polluted", since=mark)[0]["state"]
+    assert [(s["trace_getenv"], s["trace_server"], s["trace_env"]) for s in seen] == [(traces[0],) * 3, (traces[3],) * 3]
+    assert (polluted["trace_getenv"], polluted["trace_server"]) == (traces[1], traces[1])
+    assert "is not updated" not in fake_lambda.log_text()
+
+
+# What a job leaves behind in the process.
+
+FRESH_STATE_KEYS = [
+    "putenv", "env", "server", "global", "static", "config", "precision", "error_handler",
+    "ob_level", "cwd", "umask", "usr1_handler", "async_signals", "blocked_signals",
+]
+
+
+def test_a_restart_in_place_starts_from_the_state_of_a_first_start(start_function):
+    """queue:work keeps what a job changes for the jobs after it (the README's contract:
+    state is reset as queue:work resets it), but a restart in place is a new process image:
+    nothing a job changed may reach the image that replaces it, whatever the job changed
+    (environment, ini, handlers, buffers, statics, config, working directory, umask,
+    signal handlers)."""
+    function = start_function(function_timeout=10)
+    fresh, pollute, ends, after = jobs(("fresh", "state"), ("polluter", "pollute"), ("ends", "sleep", 0), ("after", "state"))
+    exits = payload("CallsExit", "exits")
+    assert function.invoke(fake_event([fresh])) == failures()
+    pid = function.pid()
+    event = fake_event([pollute, exits, ends])
+    assert function.invoke(event) == failures(*message_ids(event)[1:])
+    polluted = function.log.records("polluter", "polluted")[0]["state"]
+    assert polluted["cwd"] == "/" and polluted["umask"] == "0077" and polluted["config"] == "polluted"
+    assert function.invoke(fake_event([after])) == failures()
+    assert restarts(function) == 1 and function.pid() == pid
+    (before,) = states(function, "fresh")
+    (restarted,) = states(function, "after")
+    assert {key: restarted[key] for key in FRESH_STATE_KEYS} == {key: before[key] for key in FRESH_STATE_KEYS}
+
+
+def test_a_signal_mask_a_job_leaves_does_not_take_the_alarm_from_the_restarted_runtime(start_function):
+    """A job blocks SIGALRM, then exits: the runtime restarts in place. The next job, with a
+    timeout of 1 s, must be stopped by its own alarm, not only by the deadline watcher."""
+    function = start_function(function_timeout=5)
+    blocks, sleeper, blocked_state = jobs(("blocks-alarm", "block-alarm-then-exit"), ("sleeper", "sleep", 30, 1), ("mask", "state"))
+    event = fake_event([blocks])
+    assert function.invoke(event) == failures(*message_ids(event))
+    assert function.invoke(fake_event([blocked_state])) == failures()
+    event = fake_event([sleeper])
+    response, seconds = function.timed_invoke(event)
+    assert response == failures(*message_ids(event))
+    assert states(function, "mask")[0]["blocked_signals"] == [], "SIGALRM is still blocked after the restart"
+    assert seconds < 2.5, f"stopped after {seconds:.1f} s: by the deadline watcher, not by the job's 1 s timeout"
+    assert "PHP's alarm could not stop it" not in function.log_text()
+
+
+def test_a_job_that_leaves_async_signals_off_does_not_take_the_next_jobs_timeout_away(start_function):
+    """A job turns pcntl_async_signals off and returns. The next job in the batch has a 1 s
+    timeout: the README promises it ends by it, through Laravel's alarm handler."""
+    function = start_function(function_timeout=5)
+    off, sleeper = jobs(("signals-off", "async-off"), ("next-sleeper", "sleep", 30, 1))
+    after = payload("Succeeds", "after-sleeper")
+    event = fake_event([off, sleeper, after])
+    response, seconds = function.timed_invoke(event)
+    assert response == failures(*message_ids(event)[1:])
+    assert function.log.did("next-sleeper") == ["ran"]
+    assert seconds < 2.5, f"stopped after {seconds:.1f} s: by the deadline watcher, not by the job's 1 s timeout"
+
+
+def test_a_job_that_deletes_its_working_directory_then_exits_does_not_stop_the_restart(start_function):
+    function = start_function(function_timeout=10)
+    leaves, state = jobs(("leaves-cwd", "leave-cwd-then-exit"), ("after-cwd", "state"))
+    assert function.invoke(fake_event([payload("Succeeds", "warm-cwd")])) == failures()
+    pid = function.pid()
+    event = fake_event([leaves])
+    assert function.invoke(event) == failures(*message_ids(event))
+    assert function.invoke(fake_event([state])) == failures()
+    assert restarts(function) == 1
+    assert_healthy(function, pid)
