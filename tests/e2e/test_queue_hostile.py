@@ -335,3 +335,53 @@ def test_a_job_that_deletes_its_working_directory_then_exits_does_not_stop_the_r
     assert function.invoke(fake_event([state])) == failures()
     assert restarts(function) == 1
     assert_healthy(function, pid)
+
+
+# Jobs that fork, and what their processes leave behind.
+
+
+def test_a_jobs_fork_that_returns_answers_nothing_runs_nothing_more_and_counts_no_hand_back(hostile, sqs):
+    """A job forks and its child returns from the job, as if it forgot to exit: the child
+    goes on in the worker's loop. Only the runtime answers; the child runs no later record;
+    and it must not count the records after it as handed back unrun (the runtime runs them),
+    or their attempts come out one short at their next delivery."""
+    forker, thrower = jobs(("forker", "fork-returns"), ("after-fork", "throw"))
+    queue, event, (forked, after) = delivered(sqs, forker, thrower)
+    mark = hostile.log.mark()
+    response, seconds = hostile.timed_invoke(event)
+    assert response == failures(after), "the thrower is released (tries 3, backoff 1 s)"
+    assert sorted(hostile.log.did("forker", since=mark)) == ["child", "parent"]
+    assert hostile.log.did("after-fork", since=mark) == ["ran"], "run once, by the runtime"
+    time.sleep(1.1)  # its backoff (looking sooner would receive it, and raise its count)
+    (again,) = queue.receive([after])
+    assert again["Attributes"]["ApproximateReceiveCount"] == "2"
+    assert hostile.invoke(queue.event([again])) == failures(after)
+    attempts = [record["attempts"] for record in hostile.log.records("after-fork", "ran", since=mark)]
+    assert attempts == [1, 2], "its second delivery is its second attempt"
+
+
+def test_a_jobs_child_that_keeps_running_does_not_hold_the_answer(hostile):
+    lingers = job("lingerer", "fork-lingers", 3)
+    after = payload("Succeeds", "after-lingerer")
+    response, seconds = hostile.timed_invoke(fake_event([lingers, after]))
+    assert response == failures()
+    assert seconds < 1.5
+    assert hostile.log.did("after-lingerer") == ["ran"]
+    assert_healthy(hostile)
+
+
+def test_background_processes_a_job_leaves_are_reaped(start_function):
+    """A job starts `sleep 0.2 &` through the shell (exec("… &"), common in apps): the shell
+    ends, its background process is re-parented to the runtime (the reaper of its
+    descendants' orphans), and ends 0.2 s later. Nothing may stay a zombie of the runtime
+    batch after batch (each holds a pid until the container dies)."""
+    function = start_function(function_timeout=10)
+    bodies = jobs(*[(f"orphan-{n}", "orphan", "0.2") for n in range(5)])
+    for body in bodies:
+        assert function.invoke(fake_event([body])) == failures()
+    pid = function.pid()
+    time.sleep(0.6)
+    assert function.invoke(fake_event([payload("Succeeds", "after-orphans")])) == failures()
+    time.sleep(0.2)
+    zombies = {child: pathlib.Path(f"/proc/{child}/comm").read_text().strip() for child, state in children(pid).items() if state == "Z"}
+    assert zombies == {}, f"{len(zombies)} zombies left under the runtime {pid}"
