@@ -385,3 +385,24 @@ def test_background_processes_a_job_leaves_are_reaped(start_function):
     time.sleep(0.2)
     zombies = {child: pathlib.Path(f"/proc/{child}/comm").read_text().strip() for child, state in children(pid).items() if state == "Z"}
     assert zombies == {}, f"{len(zombies)} zombies left under the runtime {pid}"
+
+
+# Jobs that fight the alarm.
+
+
+def test_jobs_that_cancel_or_swallow_their_alarm_are_stopped_before_the_deadline(start_function):
+    """One job cancels its alarm (pcntl_alarm(0)), another installs a SIGALRM handler that
+    ignores it (with a timeout of 1 s): both sleep 30 s. The deadline watcher answers each
+    batch before Lambda's 5 s deadline (the sleeper and the rest listed), and the runtime
+    restarts in place and serves on."""
+    function = start_function(function_timeout=5)
+    cancels, swallows = jobs(("cancels-alarm", "alarm-off", 30), ("swallows-alarm", "own-alarm-handler", 30, 1))
+    assert function.invoke(fake_event([payload("Succeeds", "warm-alarm")])) == failures()
+    pid = function.pid()
+    for n, body in enumerate([cancels, swallows]):
+        event = fake_event([body, payload("Succeeds", f"after-alarm-{n}")])
+        response, seconds = function.timed_invoke(event)
+        assert response == failures(*message_ids(event))
+        assert seconds < 5, seconds
+    assert restarts(function) == 2
+    assert_healthy(function, pid)
