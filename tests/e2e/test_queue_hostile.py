@@ -38,6 +38,7 @@ def hostile(tmp_path_factory, moto):
     """One queue function (queue.default: tries 3, backoff "1, 5") for the tests that leave
     it serving, with a 10 s timeout: its stop point is 9 s in."""
     function = QueueFunction(tmp_path_factory.mktemp("hostile-queue"), moto, function_timeout=10)
+    assert function.invoke(fake_event([payload("Succeeds", "warm-hostile")])) == failures()
     yield function
     function.stop()
 
@@ -406,3 +407,59 @@ def test_jobs_that_cancel_or_swallow_their_alarm_are_stopped_before_the_deadline
         assert seconds < 5, seconds
     assert restarts(function) == 2
     assert_healthy(function, pid)
+
+
+# Signals sent to the runtime from outside, mid-job.
+
+
+def invoke_and_signal(function, event, label, signal_number):
+    """Invokes, sends the runtime `signal_number` once the job labelled `label` runs, and
+    returns the answer."""
+    pid = function.pid()
+    answer = {}
+    invoking = threading.Thread(target=lambda: answer.setdefault("response", function.invoke(event)))
+    invoking.start()
+    deadline = time.monotonic() + 10
+    while function.log.did(label) == []:
+        assert time.monotonic() < deadline, "the job never ran"
+        time.sleep(0.01)
+    os.kill(pid, signal_number)
+    invoking.join(timeout=30)
+    return answer.get("response")
+
+
+@pytest.mark.parametrize("name", ["SIGUSR1", "SIGUSR2", "SIGHUP", "SIGVTALRM", "SIGPROF", "SIGCHLD", "SIGWINCH"])
+def test_a_stray_signal_mid_job_changes_nothing(hostile, name):
+    """Signals whose default would end the runtime and that nothing in it uses (the README:
+    ignored) arrive while a job runs: the job, the batch and the process go on as if nothing
+    happened. (Not SIGALRM: while a job runs, it is the job's timeout, by design.)"""
+    label = f"stray-{name}"
+    sleeper = job(label, "sleep", "0.6")
+    after = payload("Succeeds", f"after-{label}")
+    pid = hostile.pid()
+    before = restarts(hostile)
+    response = invoke_and_signal(hostile, fake_event([sleeper, after]), label, getattr(signal, name))
+    assert response == failures()
+    assert hostile.log.did(label) == ["ran", "woke"]
+    assert hostile.log.did(f"after-{label}") == ["ran"]
+    assert hostile.pid() == pid and restarts(hostile) == before
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGINT"])
+def test_a_stop_signal_mid_batch_still_answers_the_batch(start_function, name):
+    """SIGTERM (how Lambda and operators stop a process) or SIGINT while a job runs: the
+    runtime may stop, but the batch in flight must be answered first (README: every
+    invocation gets exactly one answer), with the records done left out; otherwise Lambda
+    sees the runtime exit and hands the whole batch back, and the jobs done run again.
+    (queue:work, on SIGTERM, finishes its job and quits.)"""
+    function = start_function(function_timeout=10)
+    assert function.invoke(fake_event([payload("Succeeds", f"warm-{name}")])) == failures()
+    label = f"stopped-{name}"
+    done, sleeper, after = payload("Succeeds", f"done-{name}"), job(label, "sleep", 1), payload("Succeeds", f"after-{name}")
+    event = fake_event([done, sleeper, after])
+    done_id, _, later = message_ids(event)
+    response = invoke_and_signal(function, event, label, getattr(signal, name))
+    assert isinstance(response, dict) and "batchItemFailures" in response, f"the batch was not answered: {response}"
+    listed = [item["itemIdentifier"] for item in response["batchItemFailures"]]
+    assert done_id not in listed, "the job done must not run again"
+    assert later in listed
