@@ -463,3 +463,68 @@ def test_a_stop_signal_mid_batch_still_answers_the_batch(start_function, name):
     listed = [item["itemIdentifier"] for item in response["batchItemFailures"]]
     assert done_id not in listed, "the job done must not run again"
     assert later in listed
+
+
+# Hundreds of batches, and restarts in a row.
+
+
+def test_a_hundred_batches_leave_descriptors_threads_memory_and_children_flat(start_function, sqs):
+    """Each batch: a job that succeeds, one that logs (Laravel's log stream), one that
+    throws (reported, released: an SQS call) and one that releases (the same message, kept
+    invisible). Measured after 10 batches and after 100."""
+    function = start_function(function_timeout=30)
+    succeeds, logs, throws = payload("Succeeds", "flat"), payload("LogsMessage", "flat-log"), payload("Throws", "flat-throws")
+    queue = Queue(sqs, unique_name("flat"))
+    held = queue.deliver([throws, job("flat-release", "release", 300)], visibility_timeout=600)
+    real = queue.event(held)["Records"]
+    thrown, released = real[0]["messageId"], real[1]["messageId"]
+
+    def run(batches):
+        for _ in range(batches):
+            event = fake_event([succeeds, logs], queue=queue.name)
+            event["Records"] += real
+            assert function.invoke(event) == failures(thrown, released)
+
+    run(10)
+    pid = function.pid()
+    early = process_facts(pid)
+    run(90)
+    late = process_facts(pid)
+    assert function.pid() == pid and restarts(function) == 0
+    assert late["fds"] == early["fds"], (early, late)
+    assert late["threads"] == early["threads"], (early, late)
+    assert late["children"] == early["children"] == {}, (early, late)
+    assert late["rss_kb"] - early["rss_kb"] < 4096, (early, late)
+    assert "could not be set" not in function.log_text(), "every release reached SQS"
+
+
+def test_twenty_restarts_in_a_row_leave_the_runtime_as_after_the_first(start_function):
+    """Twenty batches in a row, each ending PHP with exit() after a job that logged (Laravel's
+    log stream open): each answered, each a restart in place (same pid, no second init, the
+    configuration not cached again), and the process no larger, with no more descriptors or
+    threads, after the twentieth than after the second."""
+    function = start_function(function_timeout=10)
+    logs, exits = payload("LogsMessage", "before-exit"), payload("CallsExit", "exit-in-a-row")
+    assert function.invoke(fake_event([payload("Succeeds", "warm-restarts")])) == failures()
+    pid = function.pid()
+    config_cache = function.runtime.storage / "bootstrap" / "cache" / "config.php"
+    cached_at = config_cache.stat().st_mtime_ns
+    healthy = payload("Succeeds", "between-restarts")
+
+    def restart_times(count):
+        for _ in range(count):
+            event = fake_event([logs, exits, logs])
+            _, exiting, after = message_ids(event)
+            assert function.invoke(event) == failures(exiting, after)
+        assert function.invoke(fake_event([healthy])) == failures()
+
+    restart_times(2)
+    early = process_facts(pid)
+    restart_times(18)
+    late = process_facts(pid)
+    assert restarts(function) == 20 and function.pid() == pid
+    assert function.log_text().count("INIT START") == 1
+    assert config_cache.stat().st_mtime_ns == cached_at, "the configuration was cached again"
+    assert late["threads"] == early["threads"], (early, late)
+    assert late["fds"] == early["fds"], (early, late, sorted(os.listdir(f"/proc/{pid}/fd"), key=int))
+    assert late["rss_kb"] - early["rss_kb"] < 4096, (early, late)
