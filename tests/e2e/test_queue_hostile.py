@@ -528,3 +528,53 @@ def test_twenty_restarts_in_a_row_leave_the_runtime_as_after_the_first(start_fun
     assert late["threads"] == early["threads"], (early, late)
     assert late["fds"] == early["fds"], (early, late, sorted(os.listdir(f"/proc/{pid}/fd"), key=int))
     assert late["rss_kb"] - early["rss_kb"] < 4096, (early, late)
+
+
+# What jobs write to the output.
+
+
+def test_what_a_job_writes_to_its_output_goes_to_the_log_and_nowhere_else(hostile):
+    marker = uuid.uuid4().hex
+    writes = job("writer", "echo", marker)
+    after = payload("Succeeds", f"after-writer-{marker}")
+    assert hostile.invoke(fake_event([writes, after])) == failures()
+    log = hostile.log_text()
+    for line in [f"echo:{marker}", f"stdout:{marker}", f"stderr-partial:{marker}"]:
+        assert line in log, line
+    assert hostile.log.did(f"after-writer-{marker}") == ["ran"]
+    assert_healthy(hostile)
+
+
+def test_a_partial_line_a_job_writes_does_not_break_the_runtimes_json_log_records(tmp_path, moto):
+    """With AWS_LAMBDA_LOG_FORMAT=JSON every record the runtime logs is one JSON object on a
+    line of its own, for CloudWatch to read its level and fields. A job writes to STDERR
+    without a final newline; then the runtime logs (a release whose visibility cannot be
+    set: the receipt handle is no message's). Its record must still be a JSON line."""
+    fake = FakeLambda(tmp_path / "json-log", moto, AWS_LAMBDA_LOG_FORMAT="JSON")
+    try:
+        marker = uuid.uuid4().hex
+        writes, releases = jobs(("json-writer", "echo", marker), ("json-release", "release", 5))
+        event = fake_event([writes, releases])
+        assert fake.invoke(event) == failures(message_ids(event)[1])
+        lines = [line for line in fake.log_text().splitlines() if "could not be set" in line]
+        assert lines, fake.log_text()[-2000:]
+        for line in lines:
+            record = json.loads(line)
+            assert record.get("level", "").upper() == "ERROR", record
+    finally:
+        fake.stop()
+
+
+def test_output_a_job_leaves_buffered_still_reaches_the_log_with_its_batch(start_function):
+    """A job opens an output buffer (ob_start) and never closes it; it and the next job
+    echo. Their output must reach the log by the time the batch is answered, not when the
+    process ends (a frozen or killed container never flushes it). (queue:work leaves the
+    buffer open too; a runtime whose answer does not wait for PHP's end need not.)"""
+    hostile = start_function(function_timeout=10)
+    marker = uuid.uuid4().hex
+    leaves_buffer = job(f"buffers-{marker}", "pollute")
+    writes = job(f"buffered-writer-{marker}", "echo", marker)
+    assert hostile.invoke(fake_event([leaves_buffer, writes])) == failures()
+    time.sleep(0.3)
+    log = hostile.log_text()
+    assert f"echo:{marker}" in log, "a job's echo is held in the output buffer another job left open"
