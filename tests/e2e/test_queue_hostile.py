@@ -578,3 +578,44 @@ def test_output_a_job_leaves_buffered_still_reaches_the_log_with_its_batch(start
     time.sleep(0.3)
     log = hostile.log_text()
     assert f"echo:{marker}" in log, "a job's echo is held in the output buffer another job left open"
+
+
+# The shortest timeouts.
+
+
+def test_under_lambdas_shortest_timeout_nothing_runs_everything_comes_back_and_the_runtime_stays(start_function):
+    """1 s: the stop point is 800 ms in, less than the second a job needs, so no record
+    starts: each batch lists all its records at once, batch after batch, with no restart
+    and no invocation timing out."""
+    function = start_function(function_timeout=1)
+    bodies = [payload("Succeeds", "never-runs")] * 3
+    for _ in range(3):
+        event = fake_event(bodies)
+        response, seconds = function.timed_invoke(event)
+        assert response == failures(*message_ids(event))
+        assert seconds < 1
+    assert function.log.did("never-runs") == []
+    assert not [e for e in function.log.events() if e[0] == "JobProcessing"]
+    log = function.log_text()
+    assert "Task timed out" not in log and "Runtime exited" not in log and restarts(function) == 0
+
+
+def test_a_two_second_function_stops_a_job_without_a_timeout_in_time_and_serves_on(start_function):
+    """2 s: the stop point is 1.6 s in, so a job gets a timeout of 1 s: this one says
+    `$timeout = 0` (no timeout at all under queue:work) and sleeps 30 s. It is stopped by its
+    alarm, the batch answered before the deadline, the runtime restarted in place; the next
+    batch runs."""
+    function = start_function(function_timeout=2)
+    assert function.invoke(fake_event([payload("Succeeds", "warm-2s")])) == failures()
+    pid = function.pid()
+    sleeper = job("no-timeout", "sleep", 30, 0)
+    event = fake_event([sleeper, payload("Succeeds", "after-no-timeout")])
+    response, seconds = function.timed_invoke(event)
+    assert response == failures(*message_ids(event))
+    assert seconds < 1.6, seconds
+    assert function.log.did("no-timeout") == ["ran"]
+    assert "PHP's alarm could not stop it" not in function.log_text(), "stopped by its alarm, not the watcher"
+    event = fake_event([payload("Succeeds", f"two-second-{n}") for n in range(3)])
+    assert function.invoke(event) == failures()
+    assert restarts(function) == 1 and function.pid() == pid
+    assert "Task timed out" not in function.log_text()
