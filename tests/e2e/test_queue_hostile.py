@@ -619,3 +619,41 @@ def test_a_two_second_function_stops_a_job_without_a_timeout_in_time_and_serves_
     assert function.invoke(event) == failures()
     assert restarts(function) == 1 and function.pid() == pid
     assert "Task timed out" not in function.log_text()
+
+
+# Releases.
+
+
+def test_releases_with_odd_delays_are_listed_and_reach_sqs_as_visibility(hostile, sqs):
+    """A negative delay is 0 (visible at once); a DateTime 3 s ahead and a DateInterval of
+    2 s are those seconds; more than SQS's 12 hours (100,000 s, PHP_INT_MAX) is cut to 12
+    hours, which SQS takes: all listed, each visibility set."""
+    bodies = jobs(
+        ("negative", "release-negative", 5),
+        ("datetime", "release-at", 3),
+        ("interval", "release-interval", 2),
+        ("huge", "release", 100000),
+        ("php-int-max", "release", 9223372036854775807),
+    )
+    mark = len(hostile.log_text())
+    queue, event, ids = delivered(sqs, *bodies)
+    started = time.monotonic()
+    assert hostile.invoke(event) == failures(*ids)
+    assert "could not be set" not in hostile.log_text()[mark:]
+    negative, datetime_, interval, huge, int_max = ids
+    assert set(queue.visible()) == {negative}
+    seen = queue.wait_until_visible([datetime_, interval], timeout=6)
+    assert 1.8 <= seen[interval][0] - started < 2 + 1.5
+    assert 2.8 <= seen[datetime_][0] - started < 3 + 1.5
+    assert not {huge, int_max} & set(queue.visible())
+
+
+@pytest.mark.parametrize("action", ["release-then-delete", "delete-then-release"])
+def test_a_job_both_released_and_deleted_is_listed_only_if_not_deleted(hostile, sqs, action):
+    """Laravel's job is deleted whichever came first (isDeleted()); under queue:work the
+    message is gone (DeleteMessage). The README: a record is listed if and only if its job
+    was not deleted. Listing it would run the job again."""
+    body = job(action, action, 30)
+    _, event, (message,) = delivered(sqs, body)
+    assert hostile.invoke(event) == failures()
+    assert hostile.log.did(action) == ["ran"]

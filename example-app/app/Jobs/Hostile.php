@@ -32,7 +32,7 @@ use Throwable;
  * - `leave-cwd-then-exit`: moves to a folder it deletes, then calls exit();
  * - `sleep`: sleeps `$arg` seconds (in short naps);
  * - `signal-self`: sends itself the signal `$arg` (a number), then sleeps a second;
- * - `release`: release($arg), `$arg` seconds; `release-at`: release(now + $arg seconds as a
+ * - `release`: release($arg), `$arg` seconds; `release-negative`: release(-$arg); `release-at`: release(now + $arg seconds as a
  *   DateTime); `release-interval`: release(a DateInterval of $arg seconds);
  * - `release-then-delete`, `delete-then-release`: both, in that order (release of `$arg`);
  * - `throw`: throws (its failed(), on its last try, does what `$arg` says: `exit`,
@@ -155,6 +155,11 @@ class Hostile implements ShouldQueue
             case 'release':
                 $this->record('ran');
                 $this->release($this->arg);
+
+                return;
+            case 'release-negative':
+                $this->record('ran');
+                $this->release(-(int) $this->arg);
 
                 return;
             case 'release-at':
