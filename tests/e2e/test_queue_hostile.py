@@ -657,3 +657,41 @@ def test_a_job_both_released_and_deleted_is_listed_only_if_not_deleted(hostile, 
     _, event, (message,) = delivered(sqs, body)
     assert hostile.invoke(event) == failures()
     assert hostile.log.did(action) == ["ran"]
+
+
+# failed() handlers that misbehave.
+
+
+def test_a_failed_handler_that_throws_still_leaves_the_job_failed_and_the_batch_going(hostile):
+    """On its last try (received a 3rd time, tries 3) a job throws, and its failed() throws
+    too: the job is failed all the same (deleted, in the failed-job store: Laravel raises
+    JobFailed in a finally), the batch goes on, and nothing restarts."""
+    thrower = job("failed-throws", "throw", "throw")
+    after = payload("Succeeds", "after-failed-throws")
+    before = restarts(hostile)
+    event = fake_event([thrower, after], receive_count=3)
+    assert hostile.invoke(event) == failures()
+    assert hostile.log.did("failed-throws") == ["ran", "failed"]
+    assert hostile.log.did("after-failed-throws") == ["ran"]
+    row = hostile.failed_job(thrower)
+    assert row["exception"].startswith("RuntimeException: failed-throws threw")
+    assert restarts(hostile) == before
+
+
+@pytest.mark.parametrize("how", ["exit", "memory"])
+def test_a_failed_handler_that_ends_php_on_the_last_try_answers_the_batch_and_restarts(start_function, how):
+    """On its last try a job throws, and its failed() calls exit() or exhausts memory. Laravel
+    deleted the job before calling failed(): it is not listed (listed, it would come back to
+    fail the same way until the dead-letter queue); the job before it is done, the one after
+    it listed unrun; the runtime restarts in place and serves on."""
+    function = start_function(function_timeout=10)
+    assert function.invoke(fake_event([payload("Succeeds", f"warm-{how}")])) == failures()
+    pid = function.pid()
+    ending = job(f"failed-{how}", "throw", how)
+    before, after = payload("Succeeds", f"before-failed-{how}"), payload("Succeeds", f"after-failed-{how}")
+    event = fake_event([before, ending, after], receive_count=3)
+    assert function.invoke(event) == failures(message_ids(event)[2])
+    assert function.log.did(f"failed-{how}") == ["ran", "failed"]
+    assert function.log.did(f"after-failed-{how}") == []
+    assert restarts(function) == 1
+    assert_healthy(function, pid)
