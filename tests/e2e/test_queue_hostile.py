@@ -8,6 +8,7 @@ if and only if its job was not deleted, and the runtime serves the next batch.
 Jobs are App\\Jobs\\Hostile (one class, an action each) unless said otherwise."""
 
 import base64
+import hashlib
 import json
 import os
 import pathlib
@@ -695,3 +696,63 @@ def test_a_failed_handler_that_ends_php_on_the_last_try_answers_the_batch_and_re
     assert function.log.did(f"after-failed-{how}") == []
     assert restarts(function) == 1
     assert_healthy(function, pid)
+
+
+# Events at Lambda's limits, and past them.
+
+
+def compact_event(count, command, queue="big", class_name="App\\Jobs\\Trivial"):
+    """`count` records of one small job (a payload with only what Laravel reads), each
+    ~400 bytes: 10,000 fit Lambda's 6 MB."""
+    body = json.dumps({"job": "Illuminate\\Queue\\CallQueuedHandler@call", "data": {"commandName": class_name, "command": command}}, separators=(",", ":"))
+    arn = f"arn:aws:sqs:us-east-1:{ACCOUNT}:{queue}"
+    records = [
+        {"messageId": f"m{n}", "receiptHandle": f"r{n}", "body": body, "attributes": {"ApproximateReceiveCount": "1"},
+         "messageAttributes": {}, "eventSource": "aws:sqs", "eventSourceARN": arn, "awsRegion": "us-east-1"}
+        for n in range(count)
+    ]
+    return json.dumps({"Records": records}, separators=(",", ":")).encode()
+
+
+def test_lambdas_largest_batch_of_ten_thousand_records_runs_whole(hostile):
+    event = compact_event(10_000, 'O:16:"App\\Jobs\\Trivial":0:{}')
+    assert len(event) < 6 * 1024 * 1024
+    mark = hostile.log.mark()
+    started = time.monotonic()
+    status, response = hostile.runtime.invoke_raw(event)
+    assert response == failures()
+    assert time.monotonic() - started < 5
+    processed = [job for name, job in hostile.log.events(since=mark) if name == "JobProcessed"]
+    assert len(processed) == len(set(processed)) == 10_000
+    assert process_facts(hostile.pid())["rss_kb"] < 128 * 1024
+
+
+def test_thousands_of_records_past_the_stop_point_are_answered_by_the_runtime_and_all_counted(start_function):
+    """10,000 records of 1 ms jobs in a 3 s function: about a thousand run before the stop
+    point (2.4 s in, less 1 s for a job), the rest come back unrun. The runtime answers
+    itself, listing exactly the records not run, and counts each hand-back (README: a
+    `tries = 1` job handed back unrun still runs). Answering is not left to the deadline
+    watcher (which restarts the runtime, blaming a job "still running"), nor are the counts
+    cut short by it."""
+    function = start_function(function_timeout=3)
+    assert function.invoke(fake_event([payload("Succeeds", "warm-big")])) == failures()
+    pid = function.pid()
+    command = 'O:16:"App\\Jobs\\Hostile":3:{s:5:"label";s:9:"big-sleep";s:6:"action";s:5:"sleep";s:3:"arg";d:0.001;}'
+    mark = function.log.mark()
+    started = time.monotonic()
+    status, response = function.runtime.invoke_raw(compact_event(10_000, command, class_name="App\\Jobs\\Hostile"))
+    seconds = time.monotonic() - started
+    ran = {job for name, job in function.log.events(since=mark) if name == "JobProcessing"}
+    listed = [item["itemIdentifier"] for item in response["batchItemFailures"]]
+    assert 100 < len(ran) < 10_000
+    assert listed == [f"m{n}" for n in range(10_000) if f"m{n}" not in ran]
+    assert seconds < 3
+    cache = function.runtime.storage / "framework" / "cache" / "data"
+    uncounted = []
+    for message_id in listed:
+        digest = hashlib.sha1(f"hover:queue:unrun:{message_id}".encode()).hexdigest()
+        if not (cache / digest[:2] / digest[2:4] / digest).exists():
+            uncounted.append(message_id)
+    assert uncounted == [], f"{len(uncounted)} of {len(listed)} hand-backs were not counted"
+    assert "PHP's alarm could not stop it" not in function.log_text(), "the deadline watcher answered"
+    assert restarts(function) == 0 and function.pid() == pid
