@@ -756,3 +756,91 @@ def test_thousands_of_records_past_the_stop_point_are_answered_by_the_runtime_an
     assert uncounted == [], f"{len(uncounted)} of {len(listed)} hand-backs were not counted"
     assert "PHP's alarm could not stop it" not in function.log_text(), "the deadline watcher answered"
     assert restarts(function) == 0 and function.pid() == pid
+
+
+SQS_MAX_MESSAGE_BYTES = 262_144
+
+
+def test_ten_bodies_at_sqss_size_limit_run_whole(hostile):
+    """Ten bodies of exactly 256 KB (SQS's limit), each a job carrying a 256 KB argument."""
+    template = job("padded", "pad", "PAD")
+    marker = 's:3:\\"arg\\";s:3:\\"PAD\\";'
+    assert marker in template
+
+    def padded(length):
+        return template.replace(marker, f's:3:\\"arg\\";s:{length}:\\"{"x" * length}\\";')
+
+    padding = SQS_MAX_MESSAGE_BYTES - len(template.encode())
+    while len(padded(padding).encode()) > SQS_MAX_MESSAGE_BYTES:
+        padding -= 1
+    body = padded(padding)
+    assert len(body.encode()) == SQS_MAX_MESSAGE_BYTES
+    mark = hostile.log.mark()
+    assert hostile.invoke(fake_event([body] * 10)) == failures()
+    assert [record["length"] for record in hostile.log.records("padded", "ran", since=mark)] == [padding] * 10
+
+
+def test_one_message_delivered_ten_times_in_a_batch_is_listed_once_if_it_must_come_back(hostile, sqs):
+    """SQS's at-least-once delivery can put one message in a batch more than once. Each
+    copy runs; the answer names the message once when its job must come back, and not at
+    all when every copy succeeded."""
+    succeeds, throws = payload("Succeeds", "duplicated"), job("duplicated-throws", "throw")
+    event = fake_event([succeeds] * 10, ids=["same-message"] * 10)
+    assert hostile.invoke(event) == failures()
+    assert hostile.log.did("duplicated") == ["ran"] * 10
+    _, event, (message,) = delivered(sqs, throws)
+    event["Records"] = event["Records"] * 10
+    assert hostile.invoke(event) == failures(message)
+    assert hostile.log.did("duplicated-throws") == ["ran"] * 10
+
+
+def test_message_attributes_reach_the_job_as_the_aws_sdk_gives_them(hostile, sqs):
+    """What queue:work's SqsJob holds (the AWS SDK for PHP's ReceiveMessage result): names as
+    sent (a numeric one too), string values as sent (unicode too), a binary value as its
+    bytes (the SDK decodes the wire's base64)."""
+    binary = b"\x00\xff\x10binary\x80"
+    attributes = {
+        "123": {"DataType": "String", "StringValue": "numeric name"},
+        "unicode": {"DataType": "String", "StringValue": "h\u00e9llo \u2603 \U0001d11e"},
+        "amount": {"DataType": "Number", "StringValue": "1e3"},
+        "blob": {"DataType": "Binary", "BinaryValue": binary},
+        "custom": {"DataType": "String.custom", "StringValue": ""},
+    }
+    queue = Queue(sqs, unique_name("attributes"))
+    queue.send(job("attributes", "attributes"), attributes=attributes)
+    (message,) = queue.client.receive_message(QueueUrl=queue.url, AttributeNames=["All"], MessageAttributeNames=["All"])["Messages"]
+    event = queue.event([message])
+    assert hostile.invoke(event) == failures()
+    (seen,) = hostile.log.records("attributes", "ran")
+    by_name = {str(item["name"]): item for item in seen["message_attributes"]}
+    assert set(by_name) == set(attributes)
+    assert by_name["123"]["name_type"] == "integer", "PHP's own key for '123', as the SDK's array has it"
+
+    def text(name, field):
+        value = by_name[name]["fields"][field]
+        return base64.b64decode(value["base64"]) if isinstance(value, dict) else value
+
+    assert text("unicode", "StringValue").decode() == attributes["unicode"]["StringValue"]
+    assert text("amount", "DataType") == b"Number" and text("amount", "StringValue") == b"1e3"
+    assert text("custom", "StringValue") == b""
+    assert text("blob", "DataType") == b"Binary"
+    assert text("blob", "BinaryValue") == binary, "the bytes sent, not their base64"
+
+
+@pytest.mark.parametrize(
+    "event_of",
+    [
+        lambda good: {"Records": [good["Records"][0], {**good["Records"][0], "messageId": "other",
+                                                     "eventSourceARN": good["Records"][0]["eventSourceARN"] + "-other"}]},
+        lambda good: {"Records": [{**good["Records"][0], "eventSourceARN": "arn:aws-xx:sqs:xx-east-1:123456789012:jobs"}]},
+        lambda good: {"Records": [{**good["Records"][0], "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:"}]},
+        lambda good: {"Records": [{**good["Records"][0], "messageId": ""}]},
+    ],
+    ids=["two queues", "an unknown partition", "no queue name", "no message id"],
+)
+def test_an_event_lambda_never_sends_is_refused_whole_and_the_next_batch_runs(hostile, event_of):
+    good = fake_event([payload("Succeeds", "never-from-refused")])
+    status, response = hostile.runtime.invoke_raw(json.dumps(event_of(good)).encode())
+    assert response.get("errorType") == "Hover.InvalidEvent", response
+    assert hostile.log.did("never-from-refused") == []
+    assert_healthy(hostile)
