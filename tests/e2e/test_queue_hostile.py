@@ -844,3 +844,32 @@ def test_an_event_lambda_never_sends_is_refused_whole_and_the_next_batch_runs(ho
     assert response.get("errorType") == "Hover.InvalidEvent", response
     assert hostile.log.did("never-from-refused") == []
     assert_healthy(hostile)
+
+
+# SQS out of reach.
+
+
+@pytest.mark.parametrize("endpoint", ["closed", "silent"])
+def test_releases_with_sqs_out_of_reach_are_listed_and_the_batch_answered_in_time(start_function, moto, endpoint):
+    """AWS_ENDPOINT_URL_SQS points at a closed port (connections refused) or at a socket that
+    accepts and never answers. Ten jobs release themselves: each release fails (logged),
+    each record is still listed (it comes back when the queue's visibility timeout ends),
+    the batch is answered before the 4 s deadline, and the runtime serves on."""
+    with socket.socket() as sink:
+        sink.bind(("127.0.0.1", 0))
+        if endpoint == "silent":
+            sink.listen(1000)
+        port = sink.getsockname()[1]
+        if endpoint == "closed":
+            sink.close()
+        function = start_function(function_timeout=4, AWS_ENDPOINT_URL_SQS=f"http://127.0.0.1:{port}")
+        assert function.invoke(fake_event([payload("Succeeds", f"warm-{endpoint}")])) == failures()
+        pid = function.pid()
+        releases = [job(f"unreachable-{endpoint}", "release", 30)] * 9
+        event = fake_event([payload("Succeeds", f"done-{endpoint}")] + releases)
+        response, seconds = function.timed_invoke(event)
+        assert response == failures(*message_ids(event)[1:])
+        assert seconds < 4
+        assert function.log.did(f"done-{endpoint}") == ["ran"]
+        assert "visibility could not be set" in function.log_text()
+        assert_healthy(function, pid)
