@@ -873,3 +873,31 @@ def test_releases_with_sqs_out_of_reach_are_listed_and_the_batch_answered_in_tim
         assert function.log.did(f"done-{endpoint}") == ["ran"]
         assert "visibility could not be set" in function.log_text()
         assert_healthy(function, pid)
+
+
+# A job that closes the runtime's output.
+
+
+@pytest.mark.parametrize("closed", ["stderr", "both"])
+def test_a_job_that_closes_stderr_does_not_send_the_runtimes_log_into_an_application_file_or_nowhere(start_function, tmp_path, closed):
+    """A job closes STDERR (descriptor 2), or STDOUT and STDERR; the next opens a file of the
+    application and keeps it: the kernel hands it the lowest free descriptor. The
+    runtime's own log records (a release whose visibility cannot be set; the restart after
+    an exit()) must still reach Lambda's log, never that file, before and after the restart
+    (which keeps the process's descriptors)."""
+    function = start_function(function_timeout=10)
+    held = tmp_path / "application-file.txt"
+    closes, holds, releases = jobs(("closes-output", "close-output", closed), ("holds-file", "hold-file", str(held)), ("release-unset", "release", 5))
+    assert function.invoke(fake_event([payload("Succeeds", "warm-closed")])) == failures()
+    pid = function.pid()
+    event = fake_event([closes, holds, releases])
+    assert function.invoke(event) == failures(message_ids(event)[2])
+    descriptor = function.log.records("holds-file", "ran")[0]["fd"]
+    event = fake_event([payload("CallsExit", "exits-closed")])
+    assert function.invoke(event) == failures(*message_ids(event))
+    assert_healthy(function, pid)
+    log = function.log_text()
+    runtime_lines = [line for line in held.read_text(errors="replace").splitlines() if "hold-file:" not in line]
+    assert runtime_lines == [], f"the application's file (descriptor {descriptor}) got the runtime's log: {runtime_lines[:5]}"
+    assert "visibility could not be set" in log
+    assert "the runtime restarted in place (restart 1)" in log

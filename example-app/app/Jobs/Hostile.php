@@ -38,7 +38,11 @@ use Throwable;
  * - `throw`: throws (its failed(), on its last try, does what `$arg` says: `exit`,
  *   `memory`, `throw`, or nothing);
  * - `attributes`: records the message as the job got it (message attributes, attributes);
- * - `pad`: records the length of `$arg` (a large body).
+ * - `pad`: records the length of `$arg` (a large body);
+ * - `hog`: keeps `$arg` MB allocated (in a static) after it returns;
+ * - `close-output`: closes STDERR (descriptor 2), and STDOUT too when `$arg` is `both`;
+ * - `hold-file`: opens the file `$arg` for appending and keeps it open (in a static), then
+ *   writes to STDERR and to PHP's error log (which the CLI sends to stderr).
  */
 class Hostile implements ShouldQueue
 {
@@ -59,6 +63,9 @@ class Hostile implements ShouldQueue
 
     /** @var mixed set by `pollute`, read by `state` */
     public static $polluted = null;
+
+    /** @var array<int, mixed> what `hog` and `hold-file` keep */
+    public static $kept = [];
 
     public function __construct(string $label, string $action, $arg = null, ?int $timeout = null)
     {
@@ -196,6 +203,31 @@ class Hostile implements ShouldQueue
                 ]);
 
                 return;
+            case 'hog':
+                self::$kept[] = str_repeat('h', (int) $this->arg * 1024 * 1024);
+                $this->record('ran', ['memory' => memory_get_usage(true)]);
+
+                return;
+            case 'close-output':
+                $this->record('ran');
+                if ($this->arg === 'both') {
+                    fclose(STDOUT);
+                }
+                fclose(STDERR);
+
+                return;
+            case 'hold-file':
+                $file = fopen((string) $this->arg, 'a');
+                self::$kept[] = $file;
+                $this->record('ran', ['fd' => self::descriptorOf((string) $this->arg)]);
+                try {
+                    fwrite(STDERR, "hold-file: written to STDERR\n");
+                } catch (Throwable $e) {
+                    // Closed by an earlier job.
+                }
+                error_log('hold-file: written to the error log');
+
+                return;
             case 'pad':
                 $this->record('ran', ['length' => strlen((string) $this->arg)]);
 
@@ -224,6 +256,18 @@ class Hostile implements ShouldQueue
         if ($this->arg === 'throw') {
             throw new RuntimeException("{$this->label}'s failed() threw");
         }
+    }
+
+    /** The descriptor this process holds open on `$path`, or null. */
+    private static function descriptorOf(string $path): ?int
+    {
+        foreach (scandir('/proc/self/fd') as $fd) {
+            if (ctype_digit($fd) && @readlink("/proc/self/fd/{$fd}") === realpath($path)) {
+                return (int) $fd;
+            }
+        }
+
+        return null;
     }
 
     private function nap(float $seconds): void
