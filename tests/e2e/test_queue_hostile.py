@@ -901,3 +901,40 @@ def test_a_job_that_closes_stderr_does_not_send_the_runtimes_log_into_an_applica
     assert runtime_lines == [], f"the application's file (descriptor {descriptor}) got the runtime's log: {runtime_lines[:5]}"
     assert "visibility could not be set" in log
     assert "the runtime restarted in place (restart 1)" in log
+
+
+# The worker's own stops, provoked.
+
+
+def test_maintenance_mode_hands_the_batch_back_unrun_and_counts_it(hostile):
+    """`php artisan down` (storage/framework/down) with a batch in flight: queue:work skips
+    jobs while the application is down, so every record comes back unrun, counted: once the
+    application is up, the next delivery (received a 2nd time) is still the first attempt."""
+    down = hostile.runtime.storage / "framework" / "down"
+    body = payload("Succeeds", "while-down")
+    message = str(uuid.uuid4())
+    down.write_text(json.dumps({"time": int(time.time()), "retry": None}))
+    try:
+        assert hostile.invoke(fake_event([body, body], ids=[message, message + "-2"])) == failures(message, message + "-2")
+    finally:
+        down.unlink()
+    assert hostile.log.did("while-down") == []
+    assert "down for maintenance" in hostile.log_text()
+    assert hostile.invoke(fake_event([body], ids=[message], receive_count=2)) == failures()
+    assert [record["attempts"] for record in hostile.log.records("while-down", "ran")] == [1]
+
+
+def test_a_job_that_leaves_the_worker_over_its_memory_limit_stops_the_batch_and_restarts(start_function):
+    """queue.default's memory is 512 MB: a job that keeps 600 MB stops the worker after it, as
+    queue:work stops; the rest comes back unrun, and the runtime restarts in place, smaller."""
+    function = start_function(function_timeout=10)
+    assert function.invoke(fake_event([payload("Succeeds", "warm-memory")])) == failures()
+    pid = function.pid()
+    hog, after = job("hog", "hog", 600), payload("Succeeds", "after-hog")
+    event = fake_event([hog, after])
+    assert function.invoke(event) == failures(message_ids(event)[1])
+    assert function.log.did("after-hog") == []
+    assert "at or past its limit of 512 MB" in function.log_text()
+    assert restarts(function) == 1
+    assert process_facts(pid)["rss_kb"] < 200 * 1024
+    assert_healthy(function, pid)
