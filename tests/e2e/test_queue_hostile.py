@@ -938,3 +938,19 @@ def test_a_job_that_leaves_the_worker_over_its_memory_limit_stops_the_batch_and_
     assert restarts(function) == 1
     assert process_facts(pid)["rss_kb"] < 200 * 1024
     assert_healthy(function, pid)
+
+
+def test_a_jobs_alarm_still_pending_at_a_restart_does_not_kill_the_restarted_runtime(start_function):
+    """A job with a timeout of 1 s (an alarm set for 1 s) calls exit() just before it: the
+    runtime answers and restarts in place, by exec, which keeps a pending alarm. The alarm
+    must not go off in the new image (its default action ends the process): the same
+    process serves the next batch. (50 ms before the alarm, the new image is still booting.)"""
+    nap = "0.95"
+    function = start_function(function_timeout=10)
+    assert function.invoke(fake_event([payload("Succeeds", f"warm-alarm-{nap}")])) == failures()
+    pid = function.pid()
+    event = fake_event([job(f"exits-before-alarm-{nap}", "sleep-then-exit", nap, 1)])
+    assert function.invoke(event) == failures(*message_ids(event))
+    time.sleep(0.3)
+    assert "signal: alarm clock" not in function.log_text(), "the restarted runtime died of the job's alarm"
+    assert_healthy(function, pid)

@@ -30,7 +30,7 @@ use Throwable;
  * - `async-off`: turns PHP's asynchronous signals off, and returns so;
  * - `block-alarm-then-exit`: blocks SIGALRM in the signal mask, then calls exit();
  * - `leave-cwd-then-exit`: moves to a folder it deletes, then calls exit();
- * - `sleep`: sleeps `$arg` seconds (in short naps);
+ * - `sleep`: sleeps `$arg` seconds (in short naps); `sleep-then-exit`: then calls exit();
  * - `signal-self`: sends itself the signal `$arg` (a number), then sleeps a second;
  * - `release`: release($arg), `$arg` seconds; `release-negative`: release(-$arg); `release-at`: release(now + $arg seconds as a
  *   DateTime); `release-interval`: release(a DateInterval of $arg seconds);
@@ -152,6 +152,10 @@ class Hostile implements ShouldQueue
                 $this->record('woke');
 
                 return;
+            case 'sleep-then-exit':
+                $this->record('ran');
+                $this->nap((float) $this->arg);
+                exit(0);
             case 'signal-self':
                 $this->record('ran');
                 posix_kill(getmypid(), (int) $this->arg);
