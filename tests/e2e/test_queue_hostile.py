@@ -250,7 +250,8 @@ def fake_lambda(tmp_path, moto):
 def test_the_trace_id_is_each_batchs_even_after_a_job_overwrites_it_and_after_a_release(fake_lambda, sqs):
     """_X_AMZN_TRACE_ID is the invocation's in getenv(), $_SERVER and $_ENV, batch after
     batch: after a job putenv()s its own, and after a release made the SQS client (whose
-    threads, if it left any, would stop the runtime from updating the environment)."""
+    threads, if it left any, would stop the runtime from updating the environment); and
+    unset for an invocation without one."""
     first, overwrite, release, last = jobs(
         ("trace-1", "state"), ("trace-overwrite", "pollute"), ("trace-release", "release", 0), ("trace-2", "state")
     )
@@ -261,6 +262,9 @@ def test_the_trace_id_is_each_batchs_even_after_a_job_overwrites_it_and_after_a_
     _, event, (released,) = delivered(sqs, release)
     assert fake_lambda.invoke(event, trace_id=traces[2]) == failures(released)
     assert fake_lambda.invoke(fake_event([last]), trace_id=traces[3]) == failures()
+    assert fake_lambda.invoke(fake_event([job("trace-none", "state")])) == failures()
+    (untraced,) = states(fake_lambda, "trace-none", since=mark)
+    assert (untraced["trace_getenv"], untraced["trace_server"], untraced["trace_env"]) == (False, None, None)
     seen = states(fake_lambda, "trace-1", since=mark) + states(fake_lambda, "trace-2", since=mark)
     polluted = fake_lambda.log.records("trace-overwrite", "polluted", since=mark)[0]["state"]
     assert [(s["trace_getenv"], s["trace_server"], s["trace_env"]) for s in seen] == [(traces[0],) * 3, (traces[3],) * 3]
@@ -649,15 +653,15 @@ def test_releases_with_odd_delays_are_listed_and_reach_sqs_as_visibility(hostile
     assert not {huge, int_max} & set(queue.visible())
 
 
-@pytest.mark.parametrize("action", ["release-then-delete", "delete-then-release"])
+@pytest.mark.parametrize("action", ["release-then-delete", "delete-then-release", "fail-then-release"])
 def test_a_job_both_released_and_deleted_is_listed_only_if_not_deleted(hostile, sqs, action):
-    """Laravel's job is deleted whichever came first (isDeleted()); under queue:work the
-    message is gone (DeleteMessage). The README: a record is listed if and only if its job
+    """Laravel's job is deleted whichever came first (isDeleted(); fail() deletes too); under
+    queue:work the message is gone (DeleteMessage). The README: a record is listed if and only if its job
     was not deleted. Listing it would run the job again."""
     body = job(action, action, 30)
     _, event, (message,) = delivered(sqs, body)
-    assert hostile.invoke(event) == failures()
-    assert hostile.log.did(action) == ["ran"]
+    assert hostile.invoke(event) == failures(), "deleted (isDeleted()), yet listed: it runs again"
+    assert hostile.log.did(action) == (["ran", "failed"] if action.startswith("fail") else ["ran"])
 
 
 # failed() handlers that misbehave.

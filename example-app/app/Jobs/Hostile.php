@@ -34,7 +34,8 @@ use Throwable;
  * - `signal-self`: sends itself the signal `$arg` (a number), then sleeps a second;
  * - `release`: release($arg), `$arg` seconds; `release-negative`: release(-$arg); `release-at`: release(now + $arg seconds as a
  *   DateTime); `release-interval`: release(a DateInterval of $arg seconds);
- * - `release-then-delete`, `delete-then-release`: both, in that order (release of `$arg`);
+ * - `release-then-delete`, `delete-then-release`, `fail-then-release`: both, in that order
+ *   (a release of `$arg` seconds);
  * - `throw`: throws (its failed(), on its last try, does what `$arg` says: `exit`,
  *   `memory`, `throw`, or nothing);
  * - `attributes`: records the message as the job got it (message attributes, attributes);
@@ -192,6 +193,12 @@ class Hostile implements ShouldQueue
             case 'delete-then-release':
                 $this->record('ran');
                 $this->delete();
+                $this->release((int) $this->arg);
+
+                return;
+            case 'fail-then-release':
+                $this->record('ran');
+                $this->fail(new RuntimeException("{$this->label} gave up"));
                 $this->release((int) $this->arg);
 
                 return;
