@@ -276,7 +276,7 @@ def test_the_trace_id_is_each_batchs_even_after_a_job_overwrites_it_and_after_a_
 
 FRESH_STATE_KEYS = [
     "putenv", "env", "server", "global", "static", "config", "precision", "error_handler",
-    "ob_level", "cwd", "umask", "usr1_handler", "async_signals", "blocked_signals",
+    "ob_level", "cwd", "umask", "usr1_handler", "async_signals", "blocked_signals", "handoff",
 ]
 
 

@@ -337,6 +337,7 @@ class Hostile implements ShouldQueue
             'usr1_handler' => is_object(pcntl_signal_get_handler(SIGUSR1)) ? 'closure' : pcntl_signal_get_handler(SIGUSR1),
             'async_signals' => pcntl_async_signals(),
             'blocked_signals' => $mask,
+            'handoff' => [getenv('HOVER_RESTART_HANDOFF'), $_SERVER['HOVER_RESTART_HANDOFF'] ?? null, $_ENV['HOVER_RESTART_HANDOFF'] ?? null],
             'trace_getenv' => getenv('_X_AMZN_TRACE_ID'),
             'trace_server' => $_SERVER['_X_AMZN_TRACE_ID'] ?? null,
             'trace_env' => $_ENV['_X_AMZN_TRACE_ID'] ?? null,
