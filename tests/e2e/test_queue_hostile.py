@@ -346,23 +346,25 @@ def test_a_job_that_deletes_its_working_directory_then_exits_does_not_stop_the_r
 # Jobs that fork, and what their processes leave behind.
 
 
-def test_a_jobs_fork_that_returns_answers_nothing_runs_nothing_more_and_counts_no_hand_back(hostile, sqs):
-    """A job forks and its child returns from the job, as if it forgot to exit: the child
-    goes on in the worker's loop. Only the runtime answers; the child runs no later record;
-    and it must not count the records after it as handed back unrun (the runtime runs them),
-    or their attempts come out one short at their next delivery."""
-    forker, thrower = jobs(("forker", "fork-returns"), ("after-fork", "throw"))
+@pytest.mark.parametrize("action", ["fork-returns", "fork-child-exits"])
+def test_a_jobs_fork_answers_nothing_runs_nothing_more_and_counts_no_hand_back(hostile, sqs, action):
+    """A job forks, and its child either exits (the usual way: PHP's shutdown functions run
+    in it) or returns from the job, as if it forgot to exit (it goes on in the worker's
+    loop). Only the runtime answers; the child runs no later record; and it must not count
+    the records after it as handed back unrun (the runtime runs them), or their attempts
+    come out one short at their next delivery."""
+    forker, thrower = jobs((f"forker-{action}", action), (f"after-{action}", "throw"))
     queue, event, (forked, after) = delivered(sqs, forker, thrower)
     mark = hostile.log.mark()
     response, seconds = hostile.timed_invoke(event)
     assert response == failures(after), "the thrower is released (tries 3, backoff 1 s)"
-    assert sorted(hostile.log.did("forker", since=mark)) == ["child", "parent"]
-    assert hostile.log.did("after-fork", since=mark) == ["ran"], "run once, by the runtime"
+    assert sorted(hostile.log.did(f"forker-{action}", since=mark)) == (["child", "parent"] if action == "fork-returns" else ["parent"])
+    assert hostile.log.did(f"after-{action}", since=mark) == ["ran"], "run once, by the runtime"
     time.sleep(1.1)  # its backoff (looking sooner would receive it, and raise its count)
     (again,) = queue.receive([after])
     assert again["Attributes"]["ApproximateReceiveCount"] == "2"
     assert hostile.invoke(queue.event([again])) == failures(after)
-    attempts = [record["attempts"] for record in hostile.log.records("after-fork", "ran", since=mark)]
+    attempts = [record["attempts"] for record in hostile.log.records(f"after-{action}", "ran", since=mark)]
     assert attempts == [1, 2], "its second delivery is its second attempt"
 
 

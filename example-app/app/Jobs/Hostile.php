@@ -23,6 +23,8 @@ use Throwable;
  * - `pollute`: changes all of it, and leaves it changed;
  * - `echo`: writes `$arg` to PHP's output, STDOUT and STDERR (the last without a newline);
  * - `fork-returns`: forks; the child returns from the job (as if it forgot to exit);
+ * - `fork-child-exits`: forks a child that calls exit() at once (the usual way); the parent
+ *   waits for it, then returns;
  * - `fork-lingers`: forks a child that sleeps `$arg` seconds, then exits; the parent returns;
  * - `orphan`: starts a shell's background process, which outlives the shell;
  * - `alarm-off`: cancels its own alarm (pcntl_alarm(0)), then sleeps `$arg` seconds;
@@ -99,6 +101,15 @@ class Hostile implements ShouldQueue
             case 'fork-returns':
                 $pid = pcntl_fork();
                 $this->record($pid === 0 ? 'child' : 'parent', ['child' => $pid]);
+
+                return;
+            case 'fork-child-exits':
+                $pid = pcntl_fork();
+                if ($pid === 0) {
+                    exit(0);
+                }
+                pcntl_waitpid($pid, $status);
+                $this->record('parent', ['child' => $pid, 'status' => $status]);
 
                 return;
             case 'fork-lingers':
