@@ -250,8 +250,8 @@ def fake_lambda(tmp_path, moto):
 def test_the_trace_id_is_each_batchs_even_after_a_job_overwrites_it_and_after_a_release(fake_lambda, sqs):
     """_X_AMZN_TRACE_ID is the invocation's in getenv(), $_SERVER and $_ENV, batch after
     batch: after a job putenv()s its own, and after a release made the SQS client (whose
-    threads, if it left any, would stop the runtime from updating the environment); and
-    unset for an invocation without one."""
+    threads, if it left any, would stop the runtime from updating the environment); unset
+    for an invocation without one; and right again after a restart in place."""
     first, overwrite, release, last = jobs(
         ("trace-1", "state"), ("trace-overwrite", "pollute"), ("trace-release", "release", 0), ("trace-2", "state")
     )
@@ -265,6 +265,13 @@ def test_the_trace_id_is_each_batchs_even_after_a_job_overwrites_it_and_after_a_
     assert fake_lambda.invoke(fake_event([job("trace-none", "state")])) == failures()
     (untraced,) = states(fake_lambda, "trace-none", since=mark)
     assert (untraced["trace_getenv"], untraced["trace_server"], untraced["trace_env"]) == (False, None, None)
+    # Across a restart in place (a job's exit()), the next batch's own, again.
+    exits = fake_event([payload("CallsExit", "trace-exit")])
+    assert fake_lambda.invoke(exits, trace_id=traces[0]) == failures(*message_ids(exits))
+    assert fake_lambda.invoke(fake_event([job("trace-restarted", "state")]), trace_id=traces[2]) == failures()
+    (restarted,) = states(fake_lambda, "trace-restarted", since=mark)
+    assert (restarted["trace_getenv"], restarted["trace_server"], restarted["trace_env"]) == (traces[2],) * 3
+    assert "the runtime restarted in place (restart 1)" in fake_lambda.log_text()
     seen = states(fake_lambda, "trace-1", since=mark) + states(fake_lambda, "trace-2", since=mark)
     polluted = fake_lambda.log.records("trace-overwrite", "polluted", since=mark)[0]["state"]
     assert [(s["trace_getenv"], s["trace_server"], s["trace_env"]) for s in seen] == [(traces[0],) * 3, (traces[3],) * 3]
