@@ -34,8 +34,9 @@ use Throwable;
  * - `leave-cwd-then-exit`: moves to a folder it deletes, then calls exit();
  * - `sleep`: sleeps `$arg` seconds (in short naps); `sleep-then-exit`: then calls exit();
  * - `signal-self`: sends itself the signal `$arg` (a number), then sleeps a second;
- * - `release`: release($arg), `$arg` seconds; `release-negative`: release(-$arg); `release-at`: release(now + $arg seconds as a
- *   DateTime); `release-interval`: release(a DateInterval of $arg seconds);
+ * - `release`: release($arg), `$arg` seconds; `release-negative`: release(-$arg);
+ *   `release-at`: release(now + $arg seconds as a DateTime); `release-interval`: release(a
+ *   DateInterval of $arg seconds);
  * - `release-then-delete`, `delete-then-release`, `fail-then-release`: both, in that order
  *   (a release of `$arg` seconds);
  * - `throw`: throws (its failed(), on its last try, does what `$arg` says: `exit`,
@@ -331,6 +332,7 @@ class Hostile implements ShouldQueue
         $umask = umask();
         $mask = [];
         pcntl_sigprocmask(SIG_BLOCK, [], $mask);
+        $usr1 = pcntl_signal_get_handler(SIGUSR1);
 
         return [
             'pid' => getmypid(),
@@ -341,14 +343,20 @@ class Hostile implements ShouldQueue
             'static' => self::$polluted,
             'config' => config('app.hostile'),
             'precision' => ini_get('precision'),
-            'error_handler' => is_object($previousHandler) ? get_class($previousHandler) : (is_array($previousHandler) ? 'array' : $previousHandler),
+            'error_handler' => is_object($previousHandler)
+                ? get_class($previousHandler)
+                : (is_array($previousHandler) ? 'array' : $previousHandler),
             'ob_level' => ob_get_level(),
             'cwd' => getcwd(),
             'umask' => sprintf('%04o', $umask),
-            'usr1_handler' => is_object(pcntl_signal_get_handler(SIGUSR1)) ? 'closure' : pcntl_signal_get_handler(SIGUSR1),
+            'usr1_handler' => is_object($usr1) ? 'closure' : $usr1,
             'async_signals' => pcntl_async_signals(),
             'blocked_signals' => $mask,
-            'handoff' => [getenv('HOVER_RESTART_HANDOFF'), $_SERVER['HOVER_RESTART_HANDOFF'] ?? null, $_ENV['HOVER_RESTART_HANDOFF'] ?? null],
+            'handoff' => [
+                getenv('HOVER_RESTART_HANDOFF'),
+                $_SERVER['HOVER_RESTART_HANDOFF'] ?? null,
+                $_ENV['HOVER_RESTART_HANDOFF'] ?? null,
+            ],
             'trace_getenv' => getenv('_X_AMZN_TRACE_ID'),
             'trace_server' => $_SERVER['_X_AMZN_TRACE_ID'] ?? null,
             'trace_env' => $_ENV['_X_AMZN_TRACE_ID'] ?? null,
