@@ -14,6 +14,7 @@ use ext_php_rs::prelude::*;
 use ext_php_rs::types::{ZendHashTable, Zval};
 use hover_core::invocation::Finish;
 use hover_core::queue::function::BatchInFlight;
+use hover_core::queue::message::binary_value;
 use hover_core::runtime::Runtime;
 use serde_json::{Map, Value};
 
@@ -73,7 +74,11 @@ impl PhpQueueBatch {
         array.insert("ReceiptHandle", message.receipt_handle.as_str())?;
         array.insert("Body", message.body.as_str())?;
         array.insert("Attributes", object(&message.attributes)?)?;
-        array.insert("MessageAttributes", object(&message.message_attributes)?)?;
+        let mut attributes = ZendHashTable::new();
+        for (name, attribute) in &message.message_attributes {
+            attributes.insert(name.as_str(), message_attribute(attribute)?)?;
+        }
+        array.insert("MessageAttributes", attributes)?;
         Ok(array)
     }
 
@@ -88,16 +93,23 @@ impl PhpQueueBatch {
         Ok(self.batch()?.next(invocations).map(|index| index as i64))
     }
 
+    /// Milliseconds left before the stop point (0 once it has passed).
+    pub fn milliseconds_left(&self) -> PhpResult<i64> {
+        Ok(i64::try_from(self.batch()?.time_left().as_millis()).unwrap_or(i64::MAX))
+    }
+
     /// Whole seconds left before the stop point, at least 1: the longest a job may run.
     pub fn seconds_left(&self) -> PhpResult<i64> {
         Ok(i64::try_from(self.batch()?.seconds_left()).unwrap_or(i64::MAX))
     }
 
     /// Record `index`'s job was deleted (it succeeded, was deleted, failed, or had used up
-    /// its attempts): Lambda may delete the record.
+    /// its attempts): Lambda may delete the record. (Nothing in a job's fork.)
     pub fn deleted(&self, index: i64) -> PhpResult<()> {
         let index = self.index(index)?;
-        self.batch()?.deleted(self.runtime.invocations(), index);
+        if self.runtime.invocations().is_runtime_process() {
+            self.batch()?.deleted(self.runtime.invocations(), index);
+        }
         Ok(())
     }
 
@@ -106,13 +118,20 @@ impl PhpQueueBatch {
     /// (logged): the record still comes back, when the queue's visibility timeout ends.
     pub fn release(&self, index: i64, delay: i64) -> PhpResult<bool> {
         let index = self.index(index)?;
+        if !self.runtime.invocations().is_runtime_process() {
+            return Ok(false); // A job's fork: the runtime's job releases, if anything.
+        }
         let delay = u64::try_from(delay).unwrap_or(0);
         Ok(self.runtime.release(self.batch()?, index, delay))
     }
 
-    /// The records not run: the ones the answer hands back unrun.
+    /// The records not run: the ones the answer hands back unrun. None in a job's fork,
+    /// which hands nothing back.
     pub fn unrun(&self) -> PhpResult<Vec<i64>> {
         let batch = self.batch()?;
+        if !self.runtime.invocations().is_runtime_process() {
+            return Ok(Vec::new());
+        }
         Ok(batch
             .unrun(self.runtime.invocations())
             .into_iter()
@@ -125,22 +144,52 @@ impl PhpQueueBatch {
     /// false in a process that is not the runtime (a job's fork), which must end.
     pub fn answer(&mut self, thenRestart: bool) -> PhpResult<bool> {
         let batch = self.batch.take().ok_or("the batch was answered already")?;
-        let invocations = self.runtime.invocations();
-        match batch.answer(invocations) {
-            Finish::NotTheRuntime => return Ok(false),
+        match self.runtime.answer_batch(batch, thenRestart) {
+            Finish::NotTheRuntime => Ok(false),
             Finish::AlreadyAnswered {
                 restart_pending: true,
             } => loop {
                 // The watcher answered and is replacing the process.
                 std::thread::park();
             },
-            Finish::Answered | Finish::AlreadyAnswered { .. } => {}
+            Finish::Answered | Finish::AlreadyAnswered { .. } => Ok(true),
         }
-        if thenRestart {
-            self.runtime.restart();
-        }
-        Ok(true)
     }
+}
+
+/// A message attribute as the AWS SDK for PHP gives it: binary values as bytes.
+fn message_attribute(attribute: &Value) -> PhpResult<Zval> {
+    let Value::Object(fields) = attribute else {
+        return zval(attribute);
+    };
+    let bytes = |text: &str| -> PhpResult<Zval> {
+        let mut php = Zval::new();
+        php.set_binary(binary_value(text));
+        Ok(php)
+    };
+    let mut array = ZendHashTable::new();
+    for (field, value) in fields {
+        let value = match (field.as_str(), value) {
+            ("BinaryValue", Value::String(text)) => bytes(text)?,
+            ("BinaryListValues", Value::Array(items)) => {
+                let mut list = ZendHashTable::new();
+                for item in items {
+                    list.push(match item {
+                        Value::String(text) => bytes(text)?,
+                        other => zval(other)?,
+                    })?;
+                }
+                let mut php = Zval::new();
+                php.set_hashtable(list);
+                php
+            }
+            _ => zval(value)?,
+        };
+        array.insert(field.as_str(), value)?;
+    }
+    let mut php = Zval::new();
+    php.set_hashtable(array);
+    Ok(php)
 }
 
 /// A JSON object as a PHP array.

@@ -131,6 +131,7 @@ pub fn is_restart() -> bool {
 /// Runs init: settings, manifest, storage, secrets and environment, or, in a process
 /// restarted in place, takes over what the first start settled.
 pub fn run(log: LogFormat) -> Result<Settled, InitError> {
+    crate::log::keep_stdio();
     let settings = Settings::from_env(|name| std::env::var(name).ok())?;
     let manifest = Manifest::load(&settings.manifest_path())?;
     let queue = match settings.function_type {

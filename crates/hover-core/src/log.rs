@@ -1,10 +1,16 @@
 //! Log records on stderr, which Lambda sends to CloudWatch.
 //!
+//! Records go to the stderr the runtime started with, kept aside at init ([`keep_stdio`]):
+//! code the runtime runs (a queue job) may close or reopen its own STDERR, which must
+//! neither silence the runtime's log nor send it into a file the job opened.
+//!
 //! The format follows `AWS_LAMBDA_LOG_FORMAT`: `Text` (the default) writes AWS's managed
 //! runtime layout `timestamp<TAB>request id<TAB>LEVEL<TAB>message`; `JSON` writes one object
 //! per record with the same fields, so that CloudWatch can filter on them.
 
 use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::sync::OnceLock;
 use std::time::SystemTime;
 
 use serde::Serialize;
@@ -95,10 +101,64 @@ impl LogFormat {
             .into_iter()
             .map(|message| self.record(now, level, request_id, message))
             .collect();
-        if !records.is_empty() {
-            // A log line that cannot be written has nowhere else to go.
-            let _ = std::io::stderr().lock().write_all(records.as_bytes());
+        if records.is_empty() {
+            return;
         }
+        // A log line that cannot be written has nowhere else to go.
+        match KEPT.get().and_then(Option::as_ref) {
+            Some(kept) => write_whole(&kept.stderr, records.as_bytes()),
+            None => {
+                let _ = std::io::stderr().lock().write_all(records.as_bytes());
+            }
+        }
+    }
+}
+
+/// Writes all of `bytes` to `fd`, as long as it takes them.
+fn write_whole(fd: &OwnedFd, mut bytes: &[u8]) {
+    while !bytes.is_empty() {
+        match rustix::io::write(fd, bytes) {
+            Ok(0) => return,
+            Ok(written) => bytes = &bytes[written..],
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// Copies of the stdout and stderr the runtime started with.
+struct Kept {
+    stdout: OwnedFd,
+    stderr: OwnedFd,
+}
+
+static KEPT: OnceLock<Option<Kept>> = OnceLock::new();
+
+/// Keeps copies of this process's stdout and stderr (descriptors 1 and 2 as they are now),
+/// for the log and for [`restore_stdio`]. Once per process; copies that cannot be made
+/// leave the log on descriptor 2.
+pub fn keep_stdio() {
+    KEPT.get_or_init(|| {
+        let copy = |fd| rustix::io::fcntl_dupfd_cloexec(fd, 3).ok();
+        Some(Kept {
+            stdout: copy(rustix::stdio::stdout())?,
+            stderr: copy(rustix::stdio::stderr())?,
+        })
+    });
+}
+
+/// Whether [`keep_stdio`] kept them: the log does not write to descriptor 2.
+pub fn stdio_kept() -> bool {
+    KEPT.get().is_some_and(Option::is_some)
+}
+
+/// Puts the kept stdout and stderr back on descriptors 1 and 2, where code the runtime ran
+/// may have closed or replaced them: before a restart in place, whose new image writes
+/// to them.
+pub fn restore_stdio() {
+    if let Some(Some(kept)) = KEPT.get() {
+        let _ = rustix::stdio::dup2_stdout(&kept.stdout);
+        let _ = rustix::stdio::dup2_stderr(&kept.stderr);
     }
 }
 

@@ -506,6 +506,19 @@ impl Drop for CommandProcess {
     }
 }
 
+/// Reaps every child of this process that has ended. In a queue function, what jobs left
+/// running in the background is re-parented to the runtime (the reaper of its descendants'
+/// orphans, [`become_runtime`]) and would stay a zombie there; reaped between batches. A
+/// job that leaves a child running for a later job to wait for finds it reaped.
+pub fn reap_ended_children() {
+    loop {
+        match rustix::process::wait(WaitOptions::NOHANG) {
+            Ok(Some(_)) | Err(rustix::io::Errno::INTR) => {}
+            Ok(None) | Err(_) => return,
+        }
+    }
+}
+
 /// Commands' processes that were killed or had ended but were not reaped yet.
 static UNREAPED: Mutex<Vec<Pid>> = Mutex::new(Vec::new());
 

@@ -72,6 +72,10 @@ pub struct Restart {
     program: PathBuf,
     args: Vec<OsString>,
     environment: Vec<(OsString, OsString)>,
+    /// The working directory and the file mode mask at init, which code the runtime ran
+    /// may have changed (`chdir()`, `umask()`): the new image starts from them.
+    working_directory: PathBuf,
+    umask: libc::mode_t,
 }
 
 impl Restart {
@@ -88,27 +92,41 @@ impl Restart {
             .split(|byte| *byte == 0)
             .map(|arg| OsString::from_vec(arg.to_vec()))
             .collect();
+        // SAFETY: umask(2) only sets the process's file mode mask and cannot fail; the mask
+        // is put back at once (init runs on one thread, so nothing creates a file between).
+        let umask = unsafe { libc::umask(0o022) };
+        // SAFETY: as above.
+        unsafe { libc::umask(umask) };
         Ok(Self {
             program: std::env::current_exe()?,
             args,
             environment: std::env::vars_os().collect(),
+            working_directory: std::env::current_dir()?,
+            umask,
         })
     }
 
     /// Replaces the process image, handing `handoff` over. Returns only if `exec` failed.
     ///
-    /// An alarm PHP set (a queue job's timeout, `pcntl_alarm`) would survive the `exec`, and
-    /// its signal's default action would end the new image: it is cancelled first.
+    /// What `exec` keeps but code the runtime ran may have changed is put back as init left
+    /// it first: no alarm pending (a queue job's timeout, `pcntl_alarm`, whose signal would
+    /// end the new image), the working directory, the file mode mask, and stdout and stderr
+    /// (a job may have closed them: the new image would write into whatever took their
+    /// descriptors).
     pub fn exec(&self, handoff: &Handoff) -> io::Error {
         // SAFETY: alarm(2) only changes this process's real-time timer; it takes no pointer
         // and cannot fail.
         unsafe { libc::alarm(0) };
+        // SAFETY: umask(2) only sets the process's file mode mask and cannot fail.
+        unsafe { libc::umask(self.umask) };
+        crate::log::restore_stdio();
         let mut command = Command::new(&self.program);
         if let Some((argv0, rest)) = self.args.split_first() {
             command.arg0(argv0).args(rest);
         }
         let handoff = serde_json::to_string(handoff).expect("a handoff always serializes");
         command
+            .current_dir(&self.working_directory)
             .env_clear()
             .envs(self.environment.iter().map(|(name, value)| (name, value)))
             .env(HANDOFF_VARIABLE, handoff);

@@ -17,10 +17,11 @@ use crate::error_response::{ErrorResponse, ErrorType};
 use crate::function_type::FunctionType;
 use crate::http::{HttpFunction, Script};
 use crate::init::{self, InitError, InitErrorKind, Settings, Settled};
-use crate::invocation::{Invocations, SystemClock};
+use crate::invocation::{Finish, Invocations, SystemClock};
 use crate::log::{Level, LogFormat};
 use crate::manifest::Manifest;
 use crate::process;
+use crate::queue::output::JobOutput;
 use crate::queue::watcher::Watcher;
 use crate::queue::{
     self, function::BatchInFlight, settings::QueueSettings, visibility::Visibility,
@@ -50,6 +51,9 @@ pub struct Runtime {
     visibility: Mutex<Visibility>,
     /// A queue function's deadline watcher, started with the first batch.
     watcher: OnceLock<Option<Watcher>>,
+    /// A queue function's relay of its jobs' output to the log, started with the first
+    /// batch.
+    job_output: OnceLock<Option<JobOutput>>,
 }
 
 /// Why [`Runtime::serve_http`] stopped serving.
@@ -145,6 +149,7 @@ impl Runtime {
             queue_settings: queue,
             visibility: Mutex::new(Visibility::new()),
             watcher: OnceLock::new(),
+            job_output: OnceLock::new(),
         }
     }
 
@@ -193,10 +198,44 @@ impl Runtime {
     /// runtime restarts in place. The first call ends init.
     pub fn next_batch(&'static self) -> Result<BatchInFlight, RuntimeApiError> {
         self.serve();
+        process::reap_ended_children();
         let watcher = self
             .watcher
-            .get_or_init(|| queue::function::start_watcher(&self.invocations, || self.restart()));
-        queue::function::next_batch(&self.invocations, watcher.as_ref())
+            .get_or_init(|| queue::function::start_watcher(&self.invocations, || self.restart()))
+            .as_ref();
+        let job_output = self
+            .job_output
+            .get_or_init(|| {
+                JobOutput::capture(self.log)
+                    .inspect_err(|error| {
+                        self.log.write(
+                            Level::Warn,
+                            None,
+                            &format!("jobs' output goes to stderr as it is: {error}"),
+                        );
+                    })
+                    .ok()
+            })
+            .as_ref();
+        let threads = 1 + usize::from(watcher.is_some()) + usize::from(job_output.is_some());
+        let batch = queue::function::next_batch(&self.invocations, watcher, threads)?;
+        if let Some(job_output) = job_output {
+            job_output.attribute_to(&batch.context.request_id);
+        }
+        Ok(batch)
+    }
+
+    /// Answers `batch` (see [`BatchInFlight::answer`]) once its jobs' output is in the log;
+    /// with `then_restart`, then restarts in place.
+    pub fn answer_batch(&self, batch: BatchInFlight, then_restart: bool) -> Finish {
+        if let Some(Some(job_output)) = self.job_output.get() {
+            job_output.flush();
+        }
+        let finish = batch.answer(&self.invocations);
+        if then_restart && finish == Finish::Answered {
+            self.restart();
+        }
+        finish
     }
 
     /// Releases the record at `index` of `batch` for `delay` seconds; see
@@ -335,6 +374,9 @@ impl Runtime {
             && let Some(function) = http.as_mut()
         {
             function.stop();
+        }
+        if let Some(Some(job_output)) = self.job_output.get() {
+            job_output.drain();
         }
         process::reap_finished(true);
         let handoff = ProcessIdentity::current().map(|process| Handoff {

@@ -51,18 +51,44 @@ final class Attempts
         return max(1, $received - $handedBack);
     }
 
-    /** The message comes back without its job having run. */
-    public function handedBack(string $messageId): void
+    /**
+     * The messages come back without their jobs having run: each one's count goes up by one,
+     * a hundred at a time (one read and one write of the cache for each hundred, with a
+     * store that takes many keys at once), as long as `$inTime()` says there is time. A
+     * message SQS handed out for the first time has no count yet: it is only written.
+     * Returns the messages not counted for lack of time.
+     *
+     * @param array<string, int> $receiveCounts the messages' receive counts, by id
+     * @param \Closure(): bool $inTime
+     * @return array<string, int>
+     */
+    public function handedBack(array $receiveCounts, \Closure $inTime): array
     {
         if ($this->cache === null) {
-            return;
+            return [];
         }
+        $left = count($receiveCounts);
         try {
-            $key = self::key($messageId);
-            $this->cache->put($key, (int) $this->cache->get($key, 0) + 1, self::TTL_SECONDS);
+            foreach (array_chunk($receiveCounts, 100, true) as $number => $chunk) {
+                if (!$inTime()) {
+                    return array_slice($receiveCounts, $number * 100, null, true);
+                }
+                $seen = array_keys(array_filter($chunk, static fn (int $received) => $received > 1));
+                $keys = array_map(static fn ($id): string => self::key((string) $id), $seen);
+                $counts = $keys === [] ? [] : $this->cache->many($keys);
+                $updated = [];
+                foreach (array_keys($chunk) as $messageId) {
+                    $key = self::key((string) $messageId);
+                    $updated[$key] = (int) ($counts[$key] ?? 0) + 1;
+                }
+                $this->cache->putMany($updated, self::TTL_SECONDS);
+                $left -= count($chunk);
+            }
         } catch (Throwable $e) {
-            ($this->warn)("the hand-back of message {$messageId} could not be counted: {$e->getMessage()}");
+            ($this->warn)("{$left} hand-backs could not be counted: {$e->getMessage()}");
         }
+
+        return [];
     }
 
     /** The message's job was deleted: its count is no longer needed. */

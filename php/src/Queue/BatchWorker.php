@@ -84,6 +84,7 @@ final class BatchWorker extends Worker
         }
         $this->starting = false;
         $popEvents = method_exists($this, 'raiseAfterJobPopEvent'); // Laravel 10+
+        $outputLevel = ob_get_level();
         try {
             // As daemon() does, Looping before each job, and once more when none is left.
             while ($this->daemonShouldRun($options, $connection, $queue)) {
@@ -105,6 +106,9 @@ final class BatchWorker extends Worker
                 }
                 $this->running = $message['MessageId'];
                 if ($this->supportsAsyncSignals()) {
+                    // A job that turned asynchronous signals off would take the next one's
+                    // timeout with it.
+                    pcntl_async_signals(true);
                     $this->registerTimeoutHandler($job, $options);
                 }
                 $this->runJob($job, $connection, $options);
@@ -112,6 +116,9 @@ final class BatchWorker extends Worker
                     $this->resetTimeoutHandler();
                 }
                 $this->running = null;
+                // What a job left in an output buffer goes out now, not when PHP ends.
+                while (ob_get_level() > $outputLevel && ob_end_flush()) {
+                }
                 if ($job->isDeleted()) {
                     $attempts->done($message['MessageId']);
                 }

@@ -31,6 +31,9 @@ final class QueueHandler
     /** The batch in flight, for the hand-backs when PHP ends in the middle of it. */
     private ?QueueBatch $batch = null;
 
+    /** Set by SIGTERM or SIGINT during a batch: answer it, then end. */
+    private bool $terminating = false;
+
     public function __construct(private Runtime $runtime, private Application $app)
     {
         $warn = fn (string $message) => $this->runtime->logWarning($message);
@@ -59,41 +62,80 @@ final class QueueHandler
         } else {
             $warn('pcntl is not loaded: jobs have no timeout of their own, only the invocation\'s deadline');
         }
-        register_shutdown_function(fn () => $this->handBackUnrun());
+        // PHP ending mid-batch (exit(), a fatal error, a job's timeout): the answer goes out
+        // after this, whatever the time (should the deadline watcher answer first, the
+        // answer is the same).
+        register_shutdown_function(fn () => $this->handBackUnrun(static fn (): bool => true));
     }
 
     public function serve(): void
     {
-        while (true) {
+        while (!$this->terminating) {
             $batch = $this->batch = $this->runtime->nextBatch();
+            $this->stopOnSignals(true);
             self::exportTraceId($batch->context()->traceId());
             $reason = $this->worker->run($batch, $this->app, $this->connection, $this->options, $this->attempts);
             if ($reason !== null) {
                 $this->worker->stop(Worker::EXIT_SUCCESS, $this->options);
-                $this->runtime->logWarning("{$reason}: the rest of the batch comes back unrun; the runtime restarts");
+                $next = $this->terminating ? 'the runtime ends' : 'the runtime restarts';
+                $this->runtime->logWarning("{$reason}: the rest of the batch comes back unrun; {$next}");
             }
-            $this->handBackUnrun();
+            $uncounted = $this->handBackUnrun();
             $this->batch = null;
-            if (!$batch->answer($reason !== null)) {
+            if ($uncounted !== []) {
+                $this->runtime->logWarning(count($uncounted) . ' of the hand-backs were not counted: '
+                    . 'the stop point came first (their jobs see one attempt more on their next delivery)');
+            }
+            if (!$batch->answer($reason !== null && !$this->terminating)) {
                 exit(0); // A job's fork that came back here: only the runtime answers.
             }
+            $this->stopOnSignals(false);
         }
     }
 
-    /** Counts the records of the batch in flight that go back unrun. */
-    private function handBackUnrun(): void
+    /**
+     * While a batch runs, SIGTERM and SIGINT stop the worker as they stop `queue:work`: the
+     * job running finishes, the rest of the batch comes back unrun, the batch is answered,
+     * and the runtime ends. Between batches they end it at once, as nothing is in flight.
+     */
+    private function stopOnSignals(bool $duringBatch): void
+    {
+        if (!extension_loaded('pcntl')) {
+            return;
+        }
+        $stop = function (): void {
+            $this->terminating = true;
+            $this->worker->shouldQuit = true;
+        };
+        pcntl_signal(SIGTERM, $duringBatch ? $stop : SIG_DFL);
+        pcntl_signal(SIGINT, $duringBatch ? $stop : SIG_DFL);
+    }
+
+    /**
+     * Counts the records of the batch in flight that go back unrun, while `$inTime()` (by
+     * default: until the batch's stop point); returns the ones left to count.
+     *
+     * @return array<string, int> receive counts, by message id
+     */
+    private function handBackUnrun(?\Closure $inTime = null): array
     {
         $batch = $this->batch;
         if ($batch === null) {
-            return;
+            return [];
         }
         try {
+            $receiveCounts = [];
             foreach ($batch->unrun() as $index) {
-                $this->attempts->handedBack($batch->message($index)['MessageId']);
+                $message = $batch->message($index);
+                $receiveCounts[$message['MessageId']] = (int) ($message['Attributes']['ApproximateReceiveCount'] ?? 1);
             }
         } catch (Throwable) {
-            // Answered already.
+            return []; // Answered already.
         }
+
+        $inTime ??= static fn (): bool => $batch->millisecondsLeft() > 0;
+
+        return $this->attempts->handedBack($receiveCounts, $inTime);
     }
 
     /**

@@ -66,13 +66,17 @@ impl Batch {
         self.record(index, Outcome::Running);
     }
 
-    /// Sets the outcome of the record at `index`; the last one set counts.
+    /// Sets the outcome of the record at `index`; the last one set counts, except that a
+    /// deletion is final (the message is gone: a release after it changes nothing).
     ///
     /// # Panics
     ///
     /// If the batch has no record at `index`.
     pub fn record(&mut self, index: usize, outcome: Outcome) {
-        self.records[index].outcome = outcome;
+        let record = &mut self.records[index];
+        if record.outcome != Outcome::Deleted {
+            record.outcome = outcome;
+        }
     }
 
     /// The record to run next: the first one not run yet. On a FIFO queue, none once a

@@ -12,6 +12,7 @@
 //! the watcher answers halfway between the stop point and Lambda's deadline.
 
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::context::Context;
@@ -20,7 +21,7 @@ use crate::log::Level;
 use crate::queue::batch::{Batch, Outcome};
 use crate::queue::event::{Queue, parse_event};
 use crate::queue::message::Message;
-use crate::queue::visibility::{Visibility, VisibilityError};
+use crate::queue::visibility::{Visibility, VisibilityError, VisibilityErrorKind};
 use crate::queue::watcher::Watcher;
 use crate::runtime_api::RuntimeApiError;
 
@@ -56,14 +57,19 @@ pub struct BatchInFlight {
     watcher: Option<&'static Watcher>,
     /// When the event arrived, for `HOVER_LOG_TIMINGS`.
     received: Instant,
+    /// Set once SQS could not be reached for a release: later releases of the batch do not
+    /// try again (each would wait out its timeouts), their records come back all the same.
+    sqs_unreachable: AtomicBool,
 }
 
 /// Waits for the next SQS batch and puts it in flight, armed on `watcher` (the process's
 /// deadline watcher, if it could be started); malformed events are answered with an error
-/// meanwhile.
+/// meanwhile. `threads`: how many threads the runtime runs (its own: this one, the
+/// watcher's, the job output's), to tell a thread something else started.
 pub fn next_batch<A: RuntimeApi>(
     invocations: &Invocations<A>,
     watcher: Option<&'static Watcher>,
+    threads: usize,
 ) -> Result<BatchInFlight, RuntimeApiError> {
     let (context, queue, messages, received) = loop {
         let invocation = invocations.next()?;
@@ -82,11 +88,7 @@ pub fn next_batch<A: RuntimeApi>(
         queue.is_fifo(),
     );
     let started = invocations.begin(context.clone(), Box::new(BatchAnswers { batch }));
-    export_trace_id(
-        &context,
-        invocations.log(),
-        1 + usize::from(watcher.is_some()),
-    );
+    export_trace_id(&context, invocations.log(), threads);
     let watch_at = started.stop_at + (started.deadline - started.stop_at) / 2;
     if let Some(watcher) = watcher {
         watcher.arm(&context.request_id, watch_at);
@@ -99,6 +101,7 @@ pub fn next_batch<A: RuntimeApi>(
         watch_at,
         watcher,
         received,
+        sqs_unreachable: AtomicBool::new(false),
     })
 }
 
@@ -138,8 +141,8 @@ fn log_timings() -> bool {
 
 /// Sets `_X_AMZN_TRACE_ID` to the invocation's trace id (removes it when there is none),
 /// as Lambda's own runtimes do, for the X-Ray SDKs the jobs use. Only while this process
-/// runs the threads it expects (`threads`: this one and the deadline watcher): a thread
-/// some extension started could be reading the environment.
+/// runs the threads it expects (`threads`: this one, the deadline watcher, the job output
+/// relay): a thread some extension started could be reading the environment.
 fn export_trace_id(context: &Context, log: crate::log::LogFormat, threads: usize) {
     const NAME: &str = "_X_AMZN_TRACE_ID";
     if std::env::var(NAME).ok() == context.trace_id {
@@ -153,9 +156,10 @@ fn export_trace_id(context: &Context, log: crate::log::LogFormat, threads: usize
         );
     }
     match &context.trace_id {
-        // SAFETY: the only threads are this one and the deadline watcher (counted just
-        // above), which never reads or writes the environment: it waits on its condition
-        // variable, disarmed until this batch is armed below.
+        // SAFETY: the only threads are this one, the deadline watcher and the job output
+        // relay (counted just above), neither of which reads or writes the environment: the
+        // watcher waits on its condition variable, disarmed until this batch is armed
+        // below; the relay reads a pipe and writes to the kept stderr.
         Some(trace_id) => unsafe { std::env::set_var(NAME, trace_id) },
         // SAFETY: as above.
         None => unsafe { std::env::remove_var(NAME) },
@@ -183,7 +187,7 @@ impl BatchInFlight {
                 invocations.log().write(
                     Level::Warn,
                     Some(&self.context.request_id),
-                    &format!("{unrun} of the batch's records come back unrun: less than {} s was left before the invocation's stop point", MIN_JOB_TIME.as_secs()),
+                    &format!("{unrun} of the batch's records come back unrun: less than {} s was left before the invocation's stop point (a queue function's timeout must leave a job at least that)", MIN_JOB_TIME.as_secs()),
                 );
             }
             return None;
@@ -194,6 +198,11 @@ impl BatchInFlight {
             Some(index)
         })
         .flatten()
+    }
+
+    /// Time left before the stop point (zero once it has passed).
+    pub fn time_left(&self) -> Duration {
+        self.stop_at.saturating_duration_since(Instant::now())
     }
 
     /// Whole seconds left before the stop point, at least 1: the longest a job may run.
@@ -221,15 +230,28 @@ impl BatchInFlight {
         delay: u64,
     ) -> Result<u32, VisibilityError> {
         let message = &self.messages[index];
-        let result = visibility.set(
-            self.queue.url(),
-            &message.receipt_handle,
-            delay,
-            self.watch_at,
-        );
+        let result = if self.sqs_unreachable.load(Ordering::Relaxed) {
+            Err(VisibilityError {
+                kind: VisibilityErrorKind::Unreachable,
+                detail: "not tried: SQS could not be reached for an earlier release of this batch"
+                    .into(),
+            })
+        } else {
+            visibility.set(
+                self.queue.url(),
+                &message.receipt_handle,
+                delay,
+                self.watch_at,
+            )
+        };
         let outcome = match &result {
             Ok(seconds) => Outcome::Released { delay: *seconds },
-            Err(_) => Outcome::Undetermined,
+            Err(error) => {
+                if error.kind == VisibilityErrorKind::Unreachable {
+                    self.sqs_unreachable.store(true, Ordering::Relaxed);
+                }
+                Outcome::Undetermined
+            }
         };
         self.update(invocations, |batch| batch.record(index, outcome));
         result
@@ -362,7 +384,7 @@ mod tests {
             (json!({"command": "migrate"}), 30_000),
             (event("jobs", &["a", "b", "c"]), 30_000),
         ]);
-        let batch = next_batch(core, quiet(core)).unwrap();
+        let batch = next_batch(core, quiet(core), 2).unwrap();
         assert_eq!(batch.context.request_id, "r1");
         assert_eq!(
             batch.queue.url(),
@@ -392,7 +414,7 @@ mod tests {
     fn with_less_than_a_second_before_the_stop_point_no_record_starts() {
         // 1.1 s left: the stop point is 220 ms before the deadline, 880 ms away.
         let (api, core) = core(vec![(event("jobs", &["a", "b"]), 1_100)]);
-        let batch = next_batch(core, quiet(core)).unwrap();
+        let batch = next_batch(core, quiet(core), 2).unwrap();
         assert_eq!(batch.next(core), None);
         assert_eq!(batch.unrun(core), [0, 1]);
         assert_eq!(batch.seconds_left(), 1, "never 0, which cancels an alarm");
@@ -403,7 +425,7 @@ mod tests {
     #[test]
     fn a_job_may_run_until_the_stop_point() {
         let (_, core) = core(vec![(event("jobs", &["a"]), 10_000)]);
-        let batch = next_batch(core, quiet(core)).unwrap();
+        let batch = next_batch(core, quiet(core), 2).unwrap();
         assert_eq!(batch.next(core), Some(0));
         // 10 s left, a 1 s margin: 8.99… whole seconds.
         assert_eq!(batch.seconds_left(), 8);
@@ -413,7 +435,7 @@ mod tests {
     #[test]
     fn a_fifo_batch_stops_at_the_first_record_that_comes_back() {
         let (api, core) = core(vec![(event("orders.fifo", &["a", "b", "c"]), 30_000)]);
-        let batch = next_batch(core, quiet(core)).unwrap();
+        let batch = next_batch(core, quiet(core), 2).unwrap();
         assert_eq!(batch.next(core), Some(0));
         batch.deleted(core, 0);
         assert_eq!(batch.next(core), Some(1));
@@ -426,7 +448,7 @@ mod tests {
     #[test]
     fn php_ending_mid_batch_answers_the_records_not_done() {
         let (api, core) = core(vec![(event("jobs", &["a", "b", "c"]), 30_000)]);
-        let batch = next_batch(core, quiet(core)).unwrap();
+        let batch = next_batch(core, quiet(core), 2).unwrap();
         assert_eq!(batch.next(core), Some(0));
         batch.deleted(core, 0);
         assert_eq!(batch.next(core), Some(1));
@@ -448,7 +470,7 @@ mod tests {
         let (fired, watched) = std::sync::mpsc::channel();
         let fired = Mutex::new(fired);
         let watcher = Watcher::start(core, move || fired.lock().unwrap().send(()).unwrap());
-        let batch = next_batch(core, Some(Box::leak(Box::new(watcher.unwrap())))).unwrap();
+        let batch = next_batch(core, Some(Box::leak(Box::new(watcher.unwrap()))), 2).unwrap();
         assert_eq!(batch.next(core), Some(0));
         let started = Instant::now();
         watched.recv_timeout(Duration::from_secs(5)).unwrap();

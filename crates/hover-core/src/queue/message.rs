@@ -43,6 +43,15 @@ impl From<SqsRecord<'_>> for Message {
     }
 }
 
+/// A binary message attribute's value as bytes: the event holds it in base64, where the
+/// AWS SDK for PHP gives a job the bytes. Text that is not base64 is kept as it is.
+pub fn binary_value(base64_text: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(base64_text)
+        .unwrap_or_else(|_| base64_text.as_bytes().to_vec())
+}
+
 /// A message attribute's fields renamed as the SQS API names them: the first letter upper
 /// case (`stringValue` → `StringValue`, `binaryListValues` → `BinaryListValues`).
 fn api_casing(attribute: Value) -> Value {
@@ -122,6 +131,14 @@ mod tests {
             assert_eq!(attribute["DataType"], from_event["dataType"], "{name}");
             assert_eq!(attribute.get("dataType"), None, "{name}");
         }
+    }
+
+    #[test]
+    fn binary_values_are_decoded_and_other_text_is_kept() {
+        assert_eq!(binary_value("MTEwMA=="), b"1100");
+        assert_eq!(binary_value("AAEC/w=="), [0, 1, 2, 255]);
+        assert_eq!(binary_value("not base64!"), b"not base64!");
+        assert_eq!(binary_value(""), b"");
     }
 
     #[test]

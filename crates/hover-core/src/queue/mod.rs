@@ -12,6 +12,7 @@ pub mod event;
 #[cfg(feature = "aws")]
 pub mod function;
 pub mod message;
+pub mod output;
 pub mod settings;
 #[cfg(feature = "aws")]
 pub mod visibility;
