@@ -175,6 +175,11 @@ final class QueueBatch
     {
     }
 
+    /** Milliseconds left before the stop point (0 once it has passed). */
+    public function millisecondsLeft(): int
+    {
+    }
+
     /** Whole seconds left before the stop point, at least 1: the longest a job may run. */
     public function secondsLeft(): int
     {
