@@ -216,3 +216,31 @@ Route::get('/hostile/headers/{count}', function (int $count) {
 Route::get('/hostile/empty', function () {
     return response('', 204);
 });
+
+// Uploaded files as the application received them: name, size, type and SHA-256.
+Route::post('/upload', function (Request $request) {
+    $files = [];
+    foreach ($request->allFiles() as $name => $file) {
+        $files[$name] = [
+            'name' => $file->getClientOriginalName(),
+            'size' => $file->getSize(),
+            'sha256' => hash_file('sha256', $file->getRealPath()),
+            'type' => $file->getClientMimeType(),
+        ];
+    }
+
+    return response()->json(['files' => $files, 'input' => $request->except(array_keys($files))]);
+});
+
+// A binary download: every byte value in turn, $count bytes, as an attachment.
+Route::get('/download/{count}', function (int $count) {
+    $bytes = '';
+    for ($i = 0; $i < $count; $i++) {
+        $bytes .= chr($i % 256);
+    }
+
+    return response($bytes, 200, [
+        'Content-Type' => 'application/octet-stream',
+        'Content-Disposition' => 'attachment; filename="bytes.bin"',
+    ]);
+});

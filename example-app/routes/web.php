@@ -29,3 +29,19 @@ Route::get('/session', function (Request $request) {
 
     return response()->json(['visits' => $request->session()->get('visits')]);
 });
+
+// A page with a Blade form (@csrf, an absolute action URL): posting it stores the note in
+// the session and redirects back to the page, which shows it (tests/e2e/test_local_runner*).
+Route::get('/notes', function (Request $request) {
+    return view('notes', [
+        'note' => $request->session()->get('note'),
+        'saves' => (int) $request->session()->get('saves', 0),
+    ]);
+});
+
+Route::post('/notes', function (Request $request) {
+    $request->session()->put('note', (string) $request->input('note'));
+    $request->session()->increment('saves');
+
+    return redirect('/notes');
+});
