@@ -487,6 +487,7 @@ def serve(arguments):
         )
         say(f"functions: {', '.join(f.name for f in functions)}; runtimes' output below, prefixed by function")
         say(f"state file: {state}")
+        say(f"scratch: {scratch} (storage, php-fpm's run directories; removed at exit)")
         emit(f"Hover local: http://{arguments.host}:{port} (app: {app})")
         if not stopping.is_set():
             front_door.serve_forever(poll_interval=0.2)
