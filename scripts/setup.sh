@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
     php8.2-dev php8.2-cli php8.2-fpm php-laravel-framework phpunit php-codesniffer
     php8.2-sqlite3 php-vlucas-phpdotenv libclang-dev clang libfcgi-bin unzip curl openssl python3-venv
+    chromium chromium-driver
 )
 SAM_CLI_VERSION=1.170.0
 CARGO_FUZZ_VERSION=0.13.2
