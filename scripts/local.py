@@ -23,6 +23,7 @@ Python 3.11, standard library only.
 
 import argparse
 import base64
+import hashlib
 import http.server
 import json
 import os
@@ -43,7 +44,7 @@ import uuid
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
-FUNCTION_TIMEOUT = 60
+FUNCTION_TIMEOUT = 60  # seconds, each function's (Lambda's AWS_LAMBDA_FUNCTION_TIMEOUT); --timeout
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 # Caller variables that reach the runtimes (AWS credentials and endpoints, Hover's own
@@ -102,10 +103,11 @@ class WorkingTree:
     docker/bootstrap with this checkout's PHP, extension and bootstrap, the app as
     LAMBDA_TASK_ROOT, storage and php-fpm's run directory under a temporary directory."""
 
-    def __init__(self, app, scratch, extra_environment):
+    def __init__(self, app, scratch, extra_environment, timeout):
         self.app = app
         self.scratch = scratch
         self.extra_environment = extra_environment
+        self.timeout = timeout
 
     def environment(self, function):
         own = self.scratch / function.kind
@@ -126,7 +128,7 @@ class WorkingTree:
             {
                 "LAMBDA_TASK_ROOT": str(self.app),
                 "AWS_LAMBDA_FUNCTION_NAME": function.name,
-                "AWS_LAMBDA_FUNCTION_TIMEOUT": str(FUNCTION_TIMEOUT),
+                "AWS_LAMBDA_FUNCTION_TIMEOUT": str(self.timeout),
                 "HOVER_STORAGE_PATH": str(own / "storage"),
                 "HOVER_FPM_RUN_DIR": str(own / "fpm"),
             }
@@ -187,11 +189,12 @@ def queue_of(manifest):
     return entry_name, sqs_name
 
 
-def invoke(port, event, timeout=FUNCTION_TIMEOUT + 30):
-    """Posts an event to an RIE; returns the parsed answer (bytes when it is not JSON)."""
+def invoke(port, event, timeout=FUNCTION_TIMEOUT):
+    """Posts an event to an RIE; returns the parsed answer (bytes when it is not JSON). The
+    RIE answers by the function's timeout: `timeout` is that, with a margin."""
     request = urllib.request.Request(f"http://127.0.0.1:{port}{INVOKE_PATH}", data=json.dumps(event).encode(), method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout + 30) as response:
             body = response.read()
     except urllib.error.HTTPError as error:
         body = error.read()
@@ -292,9 +295,10 @@ def rewrite_scheme(response_headers, body, host):
 class FrontDoor(http.server.ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address, http_function, rewrite):
+    def __init__(self, address, http_function, rewrite, timeout):
         self.http_function = http_function
         self.rewrite = rewrite
+        self.timeout = timeout
         # One request at a time, as one Lambda container takes them (the RIE refuses a
         # second invocation while one runs).
         self.invoke_lock = threading.Lock()
@@ -327,7 +331,7 @@ class FrontDoorHandler(http.server.BaseHTTPRequestHandler):
         event = http_event(self.command, self.path, self.request_version, self.headers.items(), body, self.client_address[0])
         try:
             with self.server.invoke_lock:
-                answer = invoke(self.server.http_function.port, event)
+                answer = invoke(self.server.http_function.port, event, self.server.timeout)
         except OSError as error:
             answer = {"errorType": "HoverLocal.InvokeFailed", "errorMessage": f"the HTTP function could not be invoked: {error}"}
         if not isinstance(answer, dict) or "errorType" in answer or ("statusCode" not in answer and "errorMessage" in answer):
@@ -444,13 +448,13 @@ def serve(arguments):
     try:
         front_door = None
         http_function = Function("http", f"{manifest['name']}-local-http", free_port())
-        front_door = FrontDoor((arguments.host, arguments.port), http_function, not arguments.keep_https_urls)
+        front_door = FrontDoor((arguments.host, arguments.port), http_function, not arguments.keep_https_urls, arguments.timeout)
     except OSError as error:
         raise SystemExit(f"hover local: cannot listen on {arguments.host}:{arguments.port}: {error}")
     port = front_door.server_address[1]
 
     scratch = pathlib.Path(tempfile.mkdtemp(prefix=f"hover-local-{port}-"))
-    launcher = WorkingTree(app, scratch, extra)
+    launcher = WorkingTree(app, scratch, extra, arguments.timeout)
     functions = [http_function, Function("cli", f"{manifest['name']}-local-cli", free_port())]
     queue = queue_of(manifest)
     if queue:
@@ -479,6 +483,7 @@ def serve(arguments):
                     "url": f"http://{arguments.host}:{port}",
                     "app": str(app),
                     "pid": os.getpid(),
+                    "timeout": arguments.timeout,
                     "functions": {f.kind: {"name": f.name, "port": f.port} for f in functions},
                     "queue": {"name": queue[1], "arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue[1]}"} if queue else None,
                 },
@@ -512,7 +517,7 @@ def read_state(port):
 
 
 def run_command(state, line):
-    answer = invoke(state["functions"]["cli"]["port"], {"command": line})
+    answer = invoke(state["functions"]["cli"]["port"], {"command": line}, state["timeout"])
     if not isinstance(answer, dict) or "exit_code" not in answer:
         sys.stderr.write(f"hover local: the CLI function failed: {answer}\n")
         raise SystemExit(2)
@@ -553,14 +558,14 @@ def queue(arguments):
             "ApproximateFirstReceiveTimestamp": now,
         },
         "messageAttributes": {},
-        "md5OfBody": __import__("hashlib").md5(payload.encode()).hexdigest(),
+        "md5OfBody": hashlib.md5(payload.encode()).hexdigest(),
         "eventSource": "aws:sqs",
         "eventSourceARN": state["queue"]["arn"],
         "awsRegion": REGION,
     }
     if state["queue"]["name"].endswith(".fifo"):
         record["attributes"].update({"MessageGroupId": "hover-local", "MessageDeduplicationId": message_id, "SequenceNumber": now})
-    answer = invoke(state["functions"]["queue"]["port"], {"Records": [record]})
+    answer = invoke(state["functions"]["queue"]["port"], {"Records": [record]}, state["timeout"])
     print(json.dumps(answer) if isinstance(answer, dict) else answer)
     if not isinstance(answer, dict) or "batchItemFailures" not in answer:
         return 2
@@ -574,6 +579,7 @@ def main():
     serve_parser.add_argument("--app", default=str(ROOT / "example-app"), help="the Laravel app (default: example-app)")
     serve_parser.add_argument("--port", type=int, default=8000)
     serve_parser.add_argument("--host", default="127.0.0.1")
+    serve_parser.add_argument("--timeout", type=int, default=FUNCTION_TIMEOUT, help="each function's timeout in seconds (default 60)")
     serve_parser.add_argument("-e", "--env", action="append", default=[], metavar="NAME=VALUE", help="a variable for the runtimes (repeatable)")
     serve_parser.add_argument("--keep-https-urls", action="store_true", help="do not turn https://<host> into http://<host> in redirects and text bodies")
     serve_parser.add_argument("--image", help="(not yet) run the functions from this image under Docker")
@@ -590,9 +596,10 @@ def main():
     if arguments.subcommand == "serve":
         serve(arguments)
         return 0
-    if arguments.subcommand == "artisan":
-        return artisan(arguments)
-    return queue(arguments)
+    try:
+        return artisan(arguments) if arguments.subcommand == "artisan" else queue(arguments)
+    except OSError as error:
+        raise SystemExit(f"hover local: the server on port {arguments.port} did not answer ({error}); is it still running?")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ PYTHON = ROOT / ".venv" / "bin" / "python"
 class LocalRunner:
     """`local.py serve --port <free>`; its output is collected by a thread."""
 
-    def __init__(self, *arguments):
+    def __init__(self, *arguments, environment=None):
         self.port = free_port()
         self.lines = []
         self.process = subprocess.Popen(
@@ -26,6 +26,7 @@ class LocalRunner:
             stderr=subprocess.STDOUT,
             text=True,
             errors="replace",
+            env=environment,
         )
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()

@@ -8,6 +8,7 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import signal
 import tempfile
 import time
@@ -15,6 +16,7 @@ import urllib.parse
 
 import pytest
 
+from conftest import ROOT
 from local_runner import LocalRunner, session_processes
 
 
@@ -172,6 +174,13 @@ def test_session_form_redirects_to_the_front_door_over_http(runner):
     assert b'<p id="note">from the client</p>' in page
 
 
+def test_an_invocation_error_is_a_502_with_the_error(runner):
+    response, data = request(runner, "GET", "/bytes/7000000")
+    assert response.status == 502
+    error = json.loads(data)
+    assert error["errorType"] == "Hover.ResponseTooLarge", error
+
+
 def test_artisan_prints_the_output_and_exits_with_the_commands_code(runner):
     finished = runner.run("artisan", "hover:greet World --times=2")
     assert finished.returncode == 0, finished.stderr
@@ -203,6 +212,36 @@ def test_commands_without_a_server_say_so():
     finished = LocalRunner.run_without_server("artisan", "list")
     assert finished.returncode != 0
     assert b"start `local.py serve" in finished.stderr
+
+
+def test_another_app_by_path_without_queues(tmp_path):
+    """--app: any Laravel app; its manifest names the functions; no queue entry, no queue
+    function. The caller's AWS_* and HOVER_* variables, and -e ones, reach the runtimes."""
+    app = tmp_path / "shop"
+    shutil.copytree(ROOT / "example-app", app)
+    manifest = json.loads((app / "hover_runtime" / "manifest.json").read_text())
+    manifest["name"] = "shop"
+    del manifest["queue"]
+    (app / "hover_runtime" / "manifest.json").write_text(json.dumps(manifest))
+    environment = {**os.environ, "AWS_ENDPOINT_URL_SQS": "http://127.0.0.1:9", "HOVER_FUNCTION_TYPE": "queue"}
+    runner = LocalRunner("--app", str(app), "-e", "SHOP_COLOUR=teal", environment=environment)
+    try:
+        assert f"(app: {app})" in runner.output()
+        state = json.loads((pathlib.Path(tempfile.gettempdir()) / f"hover-local-{runner.port}.json").read_text())
+        assert {kind: function["name"] for kind, function in state["functions"].items()} == {"http": "shop-local-http", "cli": "shop-local-cli"}
+        assert request(runner, "GET", "/")[1] == b"Hello from Hover"
+        finished = runner.run("artisan", "hover:env SHOP_COLOUR AWS_ENDPOINT_URL_SQS AWS_LAMBDA_FUNCTION_NAME")
+        assert finished.returncode == 0, finished.stdout
+        seen = json.loads(finished.stdout)
+        assert seen["SHOP_COLOUR"]["getenv"] == "teal"
+        assert seen["AWS_ENDPOINT_URL_SQS"]["getenv"] == "http://127.0.0.1:9"
+        assert seen["AWS_LAMBDA_FUNCTION_NAME"]["getenv"] == "shop-local-cli"
+        finished = runner.run("queue", "--body", "{}")
+        assert finished.returncode != 0
+        assert b"no queue" in finished.stderr
+    finally:
+        runner.stop()
+    assert runner.process.returncode == 0
 
 
 def test_ctrl_c_stops_everything():
