@@ -45,6 +45,7 @@ import uuid
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 FUNCTION_TIMEOUT = 60  # seconds, each function's (Lambda's AWS_LAMBDA_FUNCTION_TIMEOUT); --timeout
+EVENT_LIMIT = 6 * 1024 * 1024  # bytes: Lambda's limit on a synchronous invocation's payload
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 # Caller variables that reach the runtimes (AWS credentials and endpoints, Hover's own
@@ -116,6 +117,9 @@ class WorkingTree:
             "LANG": os.environ.get("LANG", "C.UTF-8"),
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,
+            # No instance metadata on a developer's machine: an SDK looking for credentials
+            # there would wait for it (pass AWS_* credentials, or set it to false).
+            "AWS_EC2_METADATA_DISABLED": "true",
             "HOVER_PHP": "/usr/bin/php8.2",
             "HOVER_EXTENSION": str(ROOT / "target" / "release" / "libhover.so"),
             "HOVER_BOOTSTRAP": str(ROOT / "php" / "bootstrap.php"),
@@ -329,6 +333,11 @@ class FrontDoorHandler(http.server.BaseHTTPRequestHandler):
     def handle_any(self):
         body = self.read_body()
         event = http_event(self.command, self.path, self.request_version, self.headers.items(), body, self.client_address[0])
+        size = len(json.dumps(event))
+        if size > EVENT_LIMIT:
+            message = f"the request's event is {size} bytes: Lambda takes at most {EVENT_LIMIT} (the body is base64 in it)\n"
+            self.answer(413, [("Content-Type", "text/plain; charset=utf-8")], message.encode())
+            return
         try:
             with self.server.invoke_lock:
                 answer = invoke(self.server.http_function.port, event, self.server.timeout)

@@ -181,6 +181,12 @@ def test_an_invocation_error_is_a_502_with_the_error(runner):
     assert error["errorType"] == "Hover.ResponseTooLarge", error
 
 
+def test_a_request_over_lambdas_payload_limit_is_a_413(runner):
+    response, data = request(runner, "POST", "/mirror", b"x" * (5 * 1024 * 1024), {"Content-Type": "text/plain"})
+    assert response.status == 413
+    assert b"Lambda takes at most 6291456" in data
+
+
 def test_artisan_prints_the_output_and_exits_with_the_commands_code(runner):
     finished = runner.run("artisan", "hover:greet World --times=2")
     assert finished.returncode == 0, finished.stderr
