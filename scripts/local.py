@@ -165,10 +165,18 @@ class WorkingTree:
         )
 
 
-# The image mode's seam: a launcher with the same start(function) -> Popen, running
-# `docker run --rm -p 127.0.0.1:<function.port>:8080 -e AWS_LAMBDA_FUNCTION_NAME=<name>
-# -e ... <image>` with the RIE as the container's entrypoint in front of /opt/bootstrap.
-# Stopping it must stop the container (docker stop, or --init and a signal to docker run).
+def make_launcher(arguments, app, scratch, extra):
+    """Where the functions run. The image mode's seam: `--image NAME` is to return a
+    launcher with the same start(function) -> Popen (whose stdout is the function's output)
+    that runs `docker run --rm -p 127.0.0.1:<function.port>:8080 -e
+    AWS_LAMBDA_FUNCTION_NAME=<function.name> -e … NAME`, the RIE as the container's
+    entrypoint in front of /opt/bootstrap, the app in the image (or mounted on /var/task).
+    Stopping it must stop the container (`docker run --init` and the signal, or `docker
+    stop`), which stop_function's terminate-then-kill does through the docker client only
+    if the client forwards the signal (`--sig-proxy`, the default)."""
+    if arguments.image:
+        raise SystemExit("hover local: --image is not implemented yet (working-tree mode only)")
+    return WorkingTree(app, scratch, extra, arguments.timeout)
 
 
 def read_manifest(app):
@@ -284,6 +292,8 @@ def rewrite_scheme(response_headers, body, host):
     """API Gateway is always HTTPS, so the runtime tells Laravel each request is: the URLs
     it makes are https://<host>/…, which a plain-HTTP front door does not serve. Those that
     point back at the front door are turned into http:// in redirects and text bodies."""
+    if not host:
+        return body
     https, plain = f"https://{host}".encode(), f"http://{host}".encode()
     for index, (name, value) in enumerate(response_headers):
         if name.lower() in ("location", "content-location", "refresh", "link"):
@@ -441,8 +451,6 @@ def stop_function(function):
 
 
 def serve(arguments):
-    if arguments.image:
-        raise SystemExit("hover local: --image is not implemented yet (working-tree mode only)")
     app = pathlib.Path(arguments.app).resolve()
     if not (app / "bootstrap" / "app.php").is_file():
         raise SystemExit(f"hover local: {app} is not a Laravel application (no bootstrap/app.php)")
@@ -455,7 +463,6 @@ def serve(arguments):
         extra[name] = value
 
     try:
-        front_door = None
         http_function = Function("http", f"{manifest['name']}-local-http", free_port())
         front_door = FrontDoor((arguments.host, arguments.port), http_function, not arguments.keep_https_urls, arguments.timeout)
     except OSError as error:
@@ -463,7 +470,12 @@ def serve(arguments):
     port = front_door.server_address[1]
 
     scratch = pathlib.Path(tempfile.mkdtemp(prefix=f"hover-local-{port}-"))
-    launcher = WorkingTree(app, scratch, extra, arguments.timeout)
+    try:
+        launcher = make_launcher(arguments, app, scratch, extra)
+    except SystemExit:
+        front_door.server_close()
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
     functions = [http_function, Function("cli", f"{manifest['name']}-local-cli", free_port())]
     queue = queue_of(manifest)
     if queue:

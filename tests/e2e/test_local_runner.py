@@ -88,6 +88,24 @@ def test_query_arrays_and_the_raw_query_string(runner):
     assert seen["query"] == {"a": ["1", "2"], "b": {"c": "3"}, "q": "a b&c"}
 
 
+def test_repeated_headers_are_joined_and_forwarding_headers_added(runner):
+    connection = http.client.HTTPConnection("127.0.0.1", runner.port, timeout=60)
+    try:
+        connection.putrequest("GET", "/echo")
+        connection.putheader("X-Repeat", "first")
+        connection.putheader("X-Repeat", "second")
+        connection.putheader("User-Agent", "local-runner-test")
+        connection.endheaders()
+        seen = json.loads(connection.getresponse().read())
+    finally:
+        connection.close()
+    assert seen["headers"]["x-repeat"] == ["first, second"]
+    assert seen["headers"]["x-forwarded-proto"] == ["http"]
+    assert seen["headers"]["x-forwarded-port"] == [str(runner.port)]
+    assert seen["server"]["HTTP_USER_AGENT"] == "local-runner-test"
+    assert seen["server"]["REMOTE_ADDR"] == "127.0.0.1"
+
+
 def test_several_cookies_each_way(runner):
     seen = echo(runner, "GET", "/echo", headers={"Cookie": "theme=dark; session=abc=def; empty="})
     assert seen["cookies"] == {"theme": "dark", "session": "abc=def", "empty": ""}
