@@ -53,6 +53,20 @@ def runner():
     runner.stop()
 
 
+def submit(browser, text):
+    """Types into the form and submits it, then waits for the next page (the old one's
+    elements go stale once the browser has left it)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.find_element(By.ID, "text").send_keys(text)
+    button = browser.find_element(By.ID, "save")
+    button.click()
+    WebDriverWait(browser, 30).until(expected_conditions.staleness_of(button))
+    WebDriverWait(browser, 30).until(lambda driver: driver.execute_script("return document.readyState") == "complete")
+
+
 def test_a_form_submitted_in_a_browser_keeps_its_value_in_the_session(browser, runner):
     from selenium.webdriver.common.by import By
 
@@ -63,8 +77,7 @@ def test_a_form_submitted_in_a_browser_keeps_its_value_in_the_session(browser, r
     assert first is not None, browser.get_cookies()
     assert first["httpOnly"] and not first["secure"]
 
-    browser.find_element(By.ID, "text").send_keys("typed in Chromium")
-    browser.find_element(By.ID, "save").click()
+    submit(browser, "typed in Chromium")
 
     # Laravel's redirect back to the page (https:// in Laravel's eyes, http:// through the
     # front door): the browser followed it with the session cookie, and the page shows the note.
@@ -76,8 +89,7 @@ def test_a_form_submitted_in_a_browser_keeps_its_value_in_the_session(browser, r
     # later load of the page (and a second submission) sees the same session.
     browser.get(f"{runner.url}/notes")
     assert browser.find_element(By.ID, "note").text == "typed in Chromium"
-    browser.find_element(By.ID, "text").send_keys("again")
-    browser.find_element(By.ID, "save").click()
+    submit(browser, "again")
     assert browser.find_element(By.ID, "note").text == "again"
     assert browser.find_element(By.ID, "saves").text == "2"
     assert browser.get_cookie(SESSION_COOKIE) is not None
