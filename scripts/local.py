@@ -52,6 +52,11 @@ ACCOUNT = "123456789012"
 # settings), except those the runner decides per function.
 PASSED_PREFIXES = ("AWS_", "HOVER_")
 NOT_PASSED = {"HOVER_FUNCTION_TYPE", "HOVER_STORAGE_PATH", "HOVER_FPM_RUN_DIR", "AWS_LAMBDA_FUNCTION_NAME"}
+# What the image sets for itself: this checkout's paths mean nothing in a container.
+IMAGE_OWN = {"HOVER_PHP", "HOVER_EXTENSION", "HOVER_BOOTSTRAP", "HOVER_RIE", "HOVER_EXAMPLE_APP"}
+# The images docker/build.sh builds.
+RUNTIME_IMAGE = "hover/runtime:php8.2"
+EXAMPLE_IMAGE = "hover/example-app:latest"
 # Hop-by-hop headers: never part of an event, never copied from a response.
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"}
 
@@ -164,18 +169,77 @@ class WorkingTree:
             start_new_session=True,
         )
 
+    def stop(self, function):
+        """Nothing beyond stop_function: the RIE's session holds everything."""
+
+
+class Image:
+    """Runs each function in a container of the image, as Lambda runs it and as AWS
+    documents local runs: AWS's RIE (from .tools, mounted on /aws-lambda) as the
+    entrypoint in front of /opt/bootstrap, as a user that is not root (993), on a read-only
+    root with a writable /tmp. The app is the image's own /var/task, or, given with --app,
+    mounted there read-only (the runtime image then serves it)."""
+
+    def __init__(self, image, app, mount_app, extra_environment, timeout):
+        self.image = image
+        self.app = app
+        self.mount_app = mount_app
+        self.extra_environment = extra_environment
+        self.timeout = timeout
+
+    def container(self, function):
+        return f"hover-local-{function.port}"
+
+    def start(self, function):
+        rie = ROOT / ".tools" / "aws-lambda-rie"
+        if not os.access(rie, os.X_OK):
+            raise SystemExit(f"hover local: {rie} is missing: run scripts/setup.sh")
+        environment = {"AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION, "AWS_EC2_METADATA_DISABLED": "true"}
+        environment.update(
+            {name: value for name, value in os.environ.items() if name.startswith(PASSED_PREFIXES) and name not in NOT_PASSED and name not in IMAGE_OWN and not name.startswith("AWS_LAMBDA_")}
+        )
+        environment.update(self.extra_environment)
+        environment.update({"AWS_LAMBDA_FUNCTION_NAME": function.name, "AWS_LAMBDA_FUNCTION_TIMEOUT": str(self.timeout)})
+        command = ["docker", "run", "--rm", "--name", self.container(function), "-p", f"127.0.0.1:{function.port}:8080"]
+        command += ["-v", f"{rie}:/aws-lambda/aws-lambda-rie:ro", "--entrypoint", "/aws-lambda/aws-lambda-rie"]
+        command += ["--user", "993:993", "--read-only", "--tmpfs", "/tmp:rw,exec,nosuid,nodev,size=512m"]
+        if self.mount_app:
+            command += ["-v", f"{self.app}:/var/task:ro"]
+        for name, value in environment.items():
+            command += ["-e", f"{name}={value}"]
+        command += [self.image, "/opt/bootstrap"]
+        return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def stop(self, function):
+        subprocess.run(["docker", "rm", "-f", self.container(function)], capture_output=True, timeout=30)
+
+
+def docker_has(image):
+    """Whether a Docker engine answers and has `image`."""
+    if shutil.which("docker") is None:
+        return False
+    try:
+        found = subprocess.run(["docker", "image", "inspect", image], capture_output=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return found.returncode == 0
+
 
 def make_launcher(arguments, app, scratch, extra):
-    """Where the functions run. The image mode's seam: `--image NAME` is to return a
-    launcher with the same start(function) -> Popen (whose stdout is the function's output)
-    that runs `docker run --rm -p 127.0.0.1:<function.port>:8080 -e
-    AWS_LAMBDA_FUNCTION_NAME=<function.name> -e … NAME`, the RIE as the container's
-    entrypoint in front of /opt/bootstrap, the app in the image (or mounted on /var/task).
-    Stopping it must stop the container (`docker run --init` and the signal, or `docker
-    stop`), which stop_function's terminate-then-kill does through the docker client only
-    if the client forwards the signal (`--sig-proxy`, the default)."""
-    if arguments.image:
-        raise SystemExit("hover local: --image is not implemented yet (working-tree mode only)")
+    """Where the functions run: in containers of the image when Docker is there (`--image
+    NAME`, or by default the example app's image for the example app and the runtime image
+    for another, when the engine has it), from the working tree otherwise (or with
+    `--working-tree`)."""
+    if not arguments.working_tree:
+        example = app == (ROOT / "example-app").resolve()
+        image = arguments.image or (EXAMPLE_IMAGE if example else RUNTIME_IMAGE)
+        if docker_has(image):
+            mount_app = not (example and image == EXAMPLE_IMAGE)
+            say(f"functions run in the image {image}" + (f", the app mounted on /var/task" if mount_app else ""))
+            return Image(image, app, mount_app, extra, arguments.timeout)
+        if arguments.image:
+            raise SystemExit(f"hover local: Docker does not answer or has no image {arguments.image} (docker/build.sh builds them)")
+    say("functions run from the working tree")
     return WorkingTree(app, scratch, extra, arguments.timeout)
 
 
@@ -523,6 +587,7 @@ def serve(arguments):
         front_door.server_close()
         for function in functions:
             stop_function(function)
+            launcher.stop(function)
         state.unlink(missing_ok=True)
         shutil.rmtree(scratch, ignore_errors=True)
         say("stopped")
@@ -603,7 +668,8 @@ def main():
     serve_parser.add_argument("--timeout", type=int, default=FUNCTION_TIMEOUT, help="each function's timeout in seconds (default 60)")
     serve_parser.add_argument("-e", "--env", action="append", default=[], metavar="NAME=VALUE", help="a variable for the runtimes (repeatable)")
     serve_parser.add_argument("--keep-https-urls", action="store_true", help="do not turn https://<host> into http://<host> in redirects and text bodies")
-    serve_parser.add_argument("--image", help="(not yet) run the functions from this image under Docker")
+    serve_parser.add_argument("--image", help=f"run the functions in this image (default when Docker has it: {EXAMPLE_IMAGE} for the example app, {RUNTIME_IMAGE} with the app mounted for another)")
+    serve_parser.add_argument("--working-tree", action="store_true", help="run the functions from this checkout even when Docker is there")
     artisan_parser = commands.add_parser("artisan", help="run an artisan command line on the CLI function")
     artisan_parser.add_argument("--port", type=int, default=8000)
     artisan_parser.add_argument("command", nargs="+", help="the command line, e.g. 'migrate --force'")

@@ -20,7 +20,7 @@ class LocalRunner:
         self.port = free_port()
         self.lines = []
         self.process = subprocess.Popen(
-            [str(PYTHON), str(LOCAL), "serve", "--port", str(self.port), *arguments],
+            [str(PYTHON), str(LOCAL), "serve", "--working-tree", "--port", str(self.port), *arguments],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
