@@ -58,7 +58,7 @@ def bridge_gateway():
 class Function:
     """One Lambda function: a container of the image with the RIE in front of the runtime."""
 
-    def __init__(self, name, image=APP_IMAGE, user=LAMBDA_USER, read_only=True, timeout=30, **environment):
+    def __init__(self, name, image=APP_IMAGE, user=LAMBDA_USER, read_only=True, timeout=30, volumes=(), **environment):
         self.name = name
         self.port = free_port()
         variables = {
@@ -72,6 +72,8 @@ class Function:
         }
         options = ["-v", f"{RIE}:/aws-lambda/aws-lambda-rie:ro", "-p", f"127.0.0.1:{self.port}:8080"]
         options += ["--entrypoint", "/aws-lambda/aws-lambda-rie"]
+        for source, target in volumes:
+            options += ["-v", f"{source}:{target}:ro"]
         if user:
             options += ["--user", user]
         if read_only:

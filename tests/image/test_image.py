@@ -1,17 +1,22 @@
 """The example application's image, run as Lambda runs a container image: AWS's RIE as the
 entrypoint in front of /opt/bootstrap, user 993, read-only root file system, tmpfs /tmp.
 Invoked as each of Hover's function types: CLI, HTTP (API Gateway v2, v1, ALB), queue (a
-batch received from moto's SQS, with a release that must reach SQS)."""
+batch received from moto's SQS, with a release that must reach SQS); and with an encrypted
+secrets file (the original format) decrypted with moto's KMS."""
 
 import base64
 import json
+import os
 import re
+import secrets
+import shutil
 import statistics
+import subprocess
 import time
 
 import pytest
 
-from conftest import LAMBDA_USER, MEASURED, Function
+from conftest import LAMBDA_USER, MEASURED, ROOT, Function
 from http_events import alb, body_of, header, v1, v2
 from sqs_events import Queue, failures, message_ids, sqs_client, unique_name
 
@@ -149,3 +154,57 @@ def test_as_root_on_a_writable_root_nothing_under_var_task_changes(start_functio
         assert all(line.split()[-1] == "/tmp" or line.split()[-1].startswith("/tmp/") for line in changed), changed
         tops = sorted({"/".join(line.split()[-1].split("/")[:3]) for line in changed})
         MEASURED[f"docker diff, {function.name} as root on a writable root"] = f"{len(changed)} paths, under {', '.join(tops)}"
+
+
+def legacy_secrets_file(kms, alias, plaintext):
+    """A secrets file as the original Hover CLI made it (the format existing deployments
+    have): a 32-character hex key text wrapped by the KMS key `alias`, the payload encrypted
+    with AES-256-CBC under those 32 bytes."""
+    key_text = secrets.token_hex(16)
+    iv = os.urandom(16)
+    wrapped = kms.encrypt(KeyId=alias, Plaintext=key_text.encode())["CiphertextBlob"]
+    ciphertext = subprocess.run(
+        ["openssl", "enc", "-aes-256-cbc", "-K", key_text.encode().hex(), "-iv", iv.hex()],
+        input=plaintext,
+        capture_output=True,
+        check=True,
+    ).stdout
+    return f"{ciphertext.hex()}------{wrapped.hex()}------{iv.hex()}".encode()
+
+
+def test_encrypted_secrets_are_decrypted_with_kms_in_the_image(start_function, moto, tmp_path):
+    """hover_runtime/.env, encrypted as Hover's CLI did, decrypted at init with KMS (moto's),
+    and seen by a CLI command and by php-fpm; no secret reaches a file."""
+    import boto3
+
+    kms = boto3.client(
+        "kms",
+        endpoint_url=moto["AWS_ENDPOINT_URL_KMS"],
+        region_name=moto["AWS_REGION"],
+        aws_access_key_id=moto["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=moto["AWS_SECRET_ACCESS_KEY"],
+    )
+    alias = "alias/example-secrets-key"  # the manifest's name is "example"
+    if not any(entry["AliasName"] == alias for entry in kms.list_aliases()["Aliases"]):
+        kms.create_alias(AliasName=alias, TargetKeyId=kms.create_key()["KeyMetadata"]["KeyId"])
+    token = secrets.token_urlsafe(18)
+    runtime_dir = tmp_path / "hover_runtime"
+    runtime_dir.mkdir()
+    shutil.copy(ROOT / "example-app" / "hover_runtime" / "manifest.json", runtime_dir / "manifest.json")
+    (runtime_dir / ".env").write_bytes(legacy_secrets_file(kms, alias, f"DB_PASSWORD=secret-{token}\n".encode()))
+    runtime_dir.chmod(0o755)
+    for path in runtime_dir.iterdir():
+        path.chmod(0o644)
+    volumes = [(runtime_dir, "/var/task/hover_runtime")]
+    cli = start_function("example-production-cli", volumes=volumes, **moto)
+    exit_code, output, _ = command(cli, "hover:env DB_PASSWORD")
+    assert exit_code == 0, (output, cli.logs())
+    assert f"secret-{token}" in output
+    http = start_function("example-production-http", volumes=volumes, **moto)
+    response, _ = http.invoke(v2(path="/config", query="keys[]=services.example.db_password"))
+    assert response["statusCode"] == 200, (response, http.logs())
+    seen = json.loads(body_of(response))
+    assert seen == {"cached": True, "values": {"services.example.db_password": f"secret-{token}"}}, seen
+    for function in (cli, http):
+        found = function.exec("grep", "-rl", token, "/tmp", user=LAMBDA_USER)
+        assert found.stdout == "", f"a secret in a file: {found.stdout}"
