@@ -107,6 +107,8 @@ fi
 RUST_IMAGE=${HOVER_RUST_IMAGE:-}
 if [ -z "$RUST_IMAGE" ]; then
     # The toolchain `cargo` runs here (rustup's, under ~/.rustup).
+    export PATH="$PATH:$HOME/.cargo/bin"
+    command -v rustc >/dev/null || { echo "build: no rustc here to copy into the builder image; set HOVER_RUST_IMAGE" >&2; exit 1; }
     sysroot=$(rustc --print sysroot)
     version=$(rustc --version | awk '{print $2}')
     RUST_IMAGE=hover-base/rust:$version-bookworm
@@ -140,4 +142,5 @@ docker build -f docker/example-app.Dockerfile --build-arg "RUNTIME_IMAGE=$RUNTIM
     -t "$APP_IMAGE" . >"$WORK_DIR/app-build.log" 2>&1 \
     || { tail -40 "$WORK_DIR/app-build.log" >&2; exit 1; }
 say "done in $((SECONDS - start)) s (logs: $WORK_DIR/*-build.log)"
-docker image ls --format '  {{.Repository}}:{{.Tag}}\t{{.Size}}' | grep -E "^  (${RUNTIME_IMAGE%%:*}|${APP_IMAGE%%:*}|hover-base/)" || true
+docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' \
+    | grep -E "^(${RUNTIME_IMAGE%%:*}|${APP_IMAGE%%:*}|hover-base/)" | sed 's/^/  /' || true
