@@ -14,13 +14,14 @@ PYTHON = ROOT / ".venv" / "bin" / "python"
 
 
 class LocalRunner:
-    """`local.py serve --port <free>`; its output is collected by a thread."""
+    """`local.py serve --port <free>`; its output is collected by a thread. From the working
+    tree unless `source` says otherwise (`("--image", NAME)`)."""
 
-    def __init__(self, *arguments, environment=None):
+    def __init__(self, *arguments, environment=None, source=("--working-tree",)):
         self.port = free_port()
         self.lines = []
         self.process = subprocess.Popen(
-            [str(PYTHON), str(LOCAL), "serve", "--working-tree", "--port", str(self.port), *arguments],
+            [str(PYTHON), str(LOCAL), "serve", *source, "--port", str(self.port), *arguments],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
