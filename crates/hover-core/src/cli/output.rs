@@ -125,6 +125,11 @@ impl OutputLines {
         }
     }
 
+    /// Whether a partial line is held.
+    pub fn is_empty(&self) -> bool {
+        self.partial.is_empty()
+    }
+
     /// Hands out what is left, a last line without a newline.
     pub fn finish(&mut self, mut emit: impl FnMut(&[u8])) {
         if !self.partial.is_empty() {

@@ -24,12 +24,11 @@ use std::time::Duration;
 use rustix::event::{EventfdFlags, PollFd, PollFlags, Timespec, eventfd, poll};
 use rustix::pipe::{PipeFlags, pipe_with};
 
+use crate::cli::output::OutputLines;
 use crate::log::{Level, LogFormat};
 
 /// How long a partial line waits for the rest of it before it is logged as it is.
 pub const PARTIAL_LINE_WAIT: Duration = Duration::from_millis(50);
-/// A line longer than this is logged in pieces of this size.
-const LONGEST_LINE: usize = 64 * 1024;
 /// How long [`JobOutput::flush`] and [`JobOutput::drain`] wait for the thread.
 const FLUSH_WAIT: Duration = Duration::from_millis(200);
 
@@ -130,7 +129,8 @@ impl Shared {
     /// everything when asked.
     fn relay_lines(&self, log: LogFormat) {
         let mut buffer = vec![0; 64 * 1024];
-        let mut pending: Vec<u8> = Vec::new();
+        // Lines cut as a command's output is (pieces of at most 64 KB).
+        let mut pending = OutputLines::default();
         loop {
             let asked = {
                 let state = self.lock();
@@ -158,29 +158,17 @@ impl Shared {
                 let _ = rustix::io::read(&self.wake, &mut count);
             }
             let mut lines: Vec<String> = Vec::new();
+            let mut collect = |line: &[u8]| lines.push(String::from_utf8_lossy(line).into_owned());
             if readable {
                 match rustix::io::read(&self.reading, &mut buffer) {
                     Ok(0) => return,
-                    Ok(read) => pending.extend_from_slice(&buffer[..read]),
+                    Ok(read) => pending.feed(&buffer[..read], &mut collect),
                     Err(rustix::io::Errno::INTR | rustix::io::Errno::AGAIN) => continue,
                     Err(_) => return,
                 }
-                let mut start = 0;
-                while let Some(newline) = pending[start..].iter().position(|&byte| byte == b'\n') {
-                    lines.push(
-                        String::from_utf8_lossy(&pending[start..start + newline]).into_owned(),
-                    );
-                    start += newline + 1;
-                }
-                pending.drain(..start);
-                if pending.len() >= LONGEST_LINE {
-                    lines.push(String::from_utf8_lossy(&pending).into_owned());
-                    pending.clear();
-                }
-            } else if !pending.is_empty() && (asked || wait.is_some()) {
-                // Nothing more came (or everything is asked for): the partial line goes as it is.
-                lines.push(String::from_utf8_lossy(&pending).into_owned());
-                pending.clear();
+            } else if asked || wait.is_some() {
+                // Nothing more came (or everything is asked for): a partial line goes as it is.
+                pending.finish(&mut collect);
             }
             let mut state = self.lock();
             let records = lines.iter().map(|line| line.trim_end_matches('\r'));
