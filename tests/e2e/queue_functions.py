@@ -7,6 +7,8 @@ import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from conftest import Runtime, artisan
 
 DEFAULT_FUNCTION = "example-default-queue"
@@ -141,3 +143,19 @@ class QueueFunction:
 
     def stop(self):
         self.runtime.stop()
+
+
+@pytest.fixture
+def start_function(tmp_path, moto):
+    """Starts queue functions (of the queue.default entry unless told otherwise) for one
+    test, each its own (restarts and deaths are counted), and stops them after it."""
+    started = []
+
+    def start(**options):
+        function = QueueFunction(tmp_path / f"function-{len(started)}", moto, **options)
+        started.append(function)
+        return function
+
+    yield start
+    for function in started:
+        function.stop()

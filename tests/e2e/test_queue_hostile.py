@@ -25,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from conftest import BOOTSTRAP, free_port, runtime_environment
-from queue_functions import QueueFunction, payload, payloads
+from queue_functions import QueueFunction, payload, payloads, start_function  # noqa: F401 (a fixture)
 from sqs_events import ACCOUNT, Queue, failures, message_ids, sqs_client, unique_name
 
 
@@ -42,21 +42,6 @@ def hostile(tmp_path_factory, moto):
     assert function.invoke(fake_event([payload("Succeeds", "warm-hostile")])) == failures()
     yield function
     function.stop()
-
-
-@pytest.fixture
-def start_function(tmp_path, moto):
-    """Queue functions of one test's own (restarts and deaths are counted), stopped after it."""
-    started = []
-
-    def start(**options):
-        function = QueueFunction(tmp_path / f"function-{len(started)}", moto, **options)
-        started.append(function)
-        return function
-
-    yield start
-    for function in started:
-        function.stop()
 
 
 def job(label, action, *arguments):

@@ -6,7 +6,7 @@ next invocation works. Each test has a runtime of its own (restarts are counted)
 
 import pytest
 
-from queue_functions import QueueFunction, payload, payloads
+from queue_functions import payload, payloads, start_function  # noqa: F401 (a fixture)
 from sqs_events import Queue, failures, message_ids, queue_url_of, sqs_client, unique_name
 
 MAX_ATTEMPTS_EXCEEDED = "Illuminate\\Queue\\MaxAttemptsExceededException"
@@ -15,21 +15,6 @@ MAX_ATTEMPTS_EXCEEDED = "Illuminate\\Queue\\MaxAttemptsExceededException"
 @pytest.fixture(scope="module")
 def sqs(moto):
     return sqs_client(moto)
-
-
-@pytest.fixture
-def start_function(tmp_path, moto):
-    """Starts queue functions (queue.default: tries 3) for one test and stops them after it."""
-    started = []
-
-    def start(**options):
-        function = QueueFunction(tmp_path / f"function-{len(started)}", moto, **options)
-        started.append(function)
-        return function
-
-    yield start
-    for function in started:
-        function.stop()
 
 
 def batch(sqs, *jobs):
